@@ -1,0 +1,1 @@
+"""Benchmarks over the engine's public API."""

@@ -1,0 +1,37 @@
+"""Write SQuAD passages out as a corpus folder the engine can index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SHARED_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read a JSON-lines file."""
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def passage_file_name(pid: str) -> str:
+    """Return a file name that the engine's id scheme maps back to this passage."""
+    return pid.lower().replace("_", "-") + ".txt"
+
+
+def write_corpus(passages: list[dict[str, Any]], folder: Path) -> dict[str, str]:
+    """Write one .txt (and title sidecar) per passage; return doc id -> pid."""
+    import re
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = {}
+    for passage in passages:
+        name = passage_file_name(passage["pid"])
+        text_path = folder / name
+        if not text_path.exists():
+            text_path.write_text(passage["text"], encoding="utf-8")
+            meta = {"title": passage["title"].replace("_", " ")}
+            (folder / (name[:-4] + ".meta.json")).write_text(json.dumps(meta), encoding="utf-8")
+        ids[re.sub(r"[^a-z0-9/]+", "-", name[:-4]).strip("-/")] = passage["pid"]
+    return ids

@@ -1,0 +1,1 @@
+"""Verbatim's Discord layer and command line; the engine lives in `index`."""

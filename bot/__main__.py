@@ -1,0 +1,86 @@
+"""Command line: `python -m bot run | index | ask | summary | sources | chat`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from index import ConfigError, Engine, EngineSettings, QuestionError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Verbatim answers questions about documents by quoting them verbatim.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="connect to Discord (or open the console without a token)")
+    commands.add_parser("index", help="bring the index up to date with the corpus folder")
+    ask = commands.add_parser("ask", help="answer one question with quotes")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    summary = commands.add_parser("summary", help="summarise a document, optionally on a topic")
+    summary.add_argument("--topic", "-t")
+    summary.add_argument("--doc", "-d", help="document id or title (default: all)")
+    summary.add_argument("--length", "-n", default="5", help="sentences, or short/medium/long")
+    summary.add_argument("--json", action="store_true", help="print JSON")
+    commands.add_parser("sources", help="list the indexed documents")
+    commands.add_parser("chat", help="ask questions interactively")
+    return parser
+
+
+def _open_engine(show_progress: bool = False) -> Engine:
+    return Engine.open(load_settings(EngineSettings), show_progress=show_progress)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Carry out one parsed command; return the exit status."""
+    from bot import console
+
+    command = args.command or "run"
+    if command == "run":
+        from bot.runner import run
+
+        return run()
+    engine = _open_engine(show_progress=command == "index")
+    if command == "index":
+        report = engine.last_sync
+        print(
+            f"Indexed {len(engine.sources())} document(s), {engine.searcher.size} sentence windows: "
+            f"embedded {len(report.embedded)}, reused {len(report.reused)}, "
+            f"removed {len(report.removed)} in {report.seconds:.1f}s."
+        )
+        if report.rebuilt_because:
+            print(f"Built from scratch: {report.rebuilt_because}.")
+        for problem in engine.problems:
+            print(f"Skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    elif command == "ask":
+        answer = engine.ask(args.question)
+        print(console.as_json(answer) if args.json else console.format_answer(answer, bold=sys.stdout.isatty()))
+    elif command == "summary":
+        length: int | str = int(args.length) if str(args.length).isdigit() else args.length
+        summary = engine.summary(document=args.doc, topic=args.topic, length=length)
+        print(console.as_json(summary) if args.json else console.format_summary(summary))
+    elif command == "sources":
+        print(console.format_sources(engine))
+    elif command == "chat":
+        console.chat(engine)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run, turning expected failures into a one-line message."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run_command(args)
+    except (ConfigError, QuestionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Plain-text rendering of answers and the interactive console (`python -m bot chat`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Callable
+from typing import TextIO
+
+from index import Answer, Engine, QuestionError, Quote, Summary
+
+CHAT_HELP = """Ask a question about the documents, or:
+  /summary [topic]   summarise (optionally on a topic)
+  /sources           list the documents
+  /help              this text
+  /quit              leave (Ctrl-D works too)"""
+
+
+def _emphasise(quote: Quote, bold: bool) -> str:
+    """Return the quote text with its answering sentence marked."""
+    a = quote.highlight.start - quote.start
+    b = quote.highlight.end - quote.start
+    on, off = ("\033[1m", "\033[0m") if bold else ("**", "**")
+    return quote.text[:a] + on + quote.text[a:b] + off + quote.text[b:]
+
+
+def format_quote(number: int, quote: Quote, *, bold: bool = False) -> str:
+    """Render one numbered quote with its citation."""
+    cite = f"[{number}] {quote.title}, paragraph {quote.paragraph} (relevance {quote.score:.2f})"
+    body = textwrap.fill(_emphasise(quote, bold), width=100, initial_indent="    ",
+                         subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
+    return f"{cite}\n{body}"
+
+
+def format_answer(answer: Answer, *, bold: bool = False) -> str:
+    """Render an answer, or the reason it abstained."""
+    if not answer.answered:
+        return answer.reason
+    return "\n\n".join(format_quote(n, q, bold=bold) for n, q in enumerate(answer.quotes, 1))
+
+
+def format_summary(summary: Summary) -> str:
+    """Render a summary as cited sentences in document order."""
+    if not summary.answered:
+        return summary.reason
+    lines = [f"- {q.text} [{q.title}, paragraph {q.paragraph}]" for q in summary.quotes]
+    return "\n".join(lines)
+
+
+def format_sources(engine: Engine) -> str:
+    """List the indexed documents."""
+    rows = [
+        f"- {s.document}: {s.title} ({s.paragraphs} paragraphs, {s.sentences} sentences indexed)"
+        for s in engine.sources()
+    ]
+    problems = [f"! skipped {p.path}: {p.reason}" for p in engine.problems]
+    return "\n".join(rows + problems) or "No documents are indexed. Add files to the corpus folder."
+
+
+def as_json(value: Answer | Summary) -> str:
+    """Serialise an answer or summary for --json."""
+    return json.dumps(value.as_json(), ensure_ascii=False, indent=2)
+
+
+def chat(engine: Engine, read: Callable[[str], str] = input, out: TextIO = sys.stdout) -> None:
+    """Run the question loop until /quit or end of input."""
+    bold = out.isatty()
+    print(f"Verbatim console: {len(engine.sources())} document(s). /help for commands.", file=out)
+    while True:
+        try:
+            line = read("? ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print(file=out)
+            return
+        if not line:
+            continue
+        command, _, rest = line.partition(" ")
+        try:
+            if command in ("/quit", "/exit"):
+                return
+            elif command == "/help":
+                reply = CHAT_HELP
+            elif command == "/sources":
+                reply = format_sources(engine)
+            elif command == "/summary":
+                reply = format_summary(engine.summary(topic=rest.strip() or None))
+            else:
+                reply = format_answer(engine.ask(line), bold=bold)
+        except QuestionError as error:
+            reply = str(error)
+        print(reply + "\n", file=out)

@@ -1,0 +1,49 @@
+"""Discord settings, read from the environment and `.env` (prefix DISCORD_)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_TOKEN_SHAPE = re.compile(r"^[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}$")
+
+
+class DiscordSettings(BaseSettings):
+    """How the bot connects and behaves on Discord."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DISCORD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # A secret: no default value worth having, never logged (SecretStr prints as stars).
+    token: SecretStr | None = Field(None, description="Bot token from the Developer Portal.")
+    dev_guild_id: int | None = Field(
+        None, gt=0, description="Sync commands to this server only (instant); else globally."
+    )
+    cooldown_uses: int = Field(3, ge=1, le=100, description="Questions a user may ask per period.")
+    cooldown_seconds: float = Field(10.0, ge=0, le=3600, description="Length of that period.")
+    feedback_file: Path = Field(Path("feedback.jsonl"), description="Where 👍/👎 are recorded.")
+    engine_threads: int = Field(2, ge=1, le=32, description="Threads that run the engine.")
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _blank_is_missing(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("token")
+    @classmethod
+    def _looks_like_a_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TOKEN_SHAPE.match(value.get_secret_value().strip()):
+            raise ValueError(
+                "does not look like a bot token (three dot-separated parts, from the "
+                "Developer Portal's Bot page)"
+            )
+        return value
+
+    @field_validator("dev_guild_id", mode="before")
+    @classmethod
+    def _blank_guild_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value

@@ -1,0 +1,60 @@
+"""Buttons under an answer: more quotes, and 👍/👎 feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+
+from bot.feedback import FeedbackLog
+from bot.render import more_quotes_embeds
+from index import Answer
+
+log = logging.getLogger(__name__)
+NO_PINGS = discord.AllowedMentions.none()
+
+
+class AnswerView(discord.ui.View):
+    """Offer the further quotes once, and record one vote per user."""
+
+    def __init__(self, answer: Answer, feedback: FeedbackLog, *, timeout: float = 900) -> None:
+        super().__init__(timeout=timeout)
+        self.answer = answer
+        self.feedback = feedback
+        self.voters: set[int] = set()
+        self.more.disabled = not answer.more
+        if not answer.answered:
+            self.remove_item(self.more)
+
+    @discord.ui.button(label="More quotes", style=discord.ButtonStyle.secondary, emoji="📄")
+    async def more(self, interaction: discord.Interaction, button: discord.ui.Button["AnswerView"]) -> None:
+        """Send the passages that ranked after the answer's quotes."""
+        await interaction.response.send_message(
+            embeds=more_quotes_embeds(self.answer), ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    @discord.ui.button(label="Helpful", style=discord.ButtonStyle.secondary, emoji="👍")
+    async def helpful(self, interaction: discord.Interaction, button: discord.ui.Button["AnswerView"]) -> None:
+        """Record a thumbs-up."""
+        await self._vote(interaction, helpful=True)
+
+    @discord.ui.button(label="Not helpful", style=discord.ButtonStyle.secondary, emoji="👎")
+    async def unhelpful(self, interaction: discord.Interaction, button: discord.ui.Button["AnswerView"]) -> None:
+        """Record a thumbs-down."""
+        await self._vote(interaction, helpful=False)
+
+    async def _vote(self, interaction: discord.Interaction, *, helpful: bool) -> None:
+        if interaction.user.id in self.voters:
+            await interaction.response.send_message("You already rated this answer.", ephemeral=True)
+            return
+        self.voters.add(interaction.user.id)
+        try:
+            await asyncio.to_thread(
+                self.feedback.record, self.answer, user_id=interaction.user.id, helpful=helpful
+            )
+        except OSError:
+            log.exception("Could not record feedback")
+            await interaction.response.send_message("Sorry, I couldn't save that.", ephemeral=True)
+            return
+        await interaction.response.send_message("Thanks for the feedback!", ephemeral=True)

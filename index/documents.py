@@ -1,0 +1,247 @@
+"""Read the corpus folder into documents with exact, stable text and paragraph spans."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+METADATA_SUFFIX = ".meta.json"
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source text, stored exactly as it is quoted."""
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    paragraphs: tuple[tuple[int, int], ...]
+    source_url: str | None = None
+    date: str | None = None
+    content_hash: str = field(default="", compare=False)
+
+    def paragraph_of(self, offset: int) -> int:
+        """Return the 1-based paragraph number holding a character offset."""
+        for number, (start, end) in enumerate(self.paragraphs, start=1):
+            if start <= offset < end:
+                return number
+        return len(self.paragraphs)
+
+
+@dataclass(frozen=True)
+class CorpusProblem:
+    """A corpus file that could not be read, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Corpus:
+    """The readable documents of a folder plus the files that were skipped."""
+
+    documents: list[Document]
+    problems: list[CorpusProblem]
+
+
+def text_hash(text: str) -> str:
+    """Return the sha256 hex digest of a text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalise_text(text: str) -> str:
+    """Normalise newlines and strip the BOM so offsets mean the same everywhere."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    # NFC keeps quotes byte-identical whatever editor saved the file.
+    return unicodedata.normalize("NFC", text)
+
+
+def paragraph_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Split on blank lines when the text has any, else on every line; drop empty ones."""
+    separator = r"\n[ \t]*\n" if re.search(r"\n[ \t]*\n", text) else r"\n"
+    spans = []
+    position = 0
+    for match in [*re.finditer(separator, text), None]:
+        end = match.start() if match else len(text)
+        block = text[position:end]
+        stripped = block.strip()
+        if stripped:
+            start = position + block.index(stripped[0])
+            spans.append((start, start + len(stripped)))
+        if match:
+            position = match.end()
+    return tuple(spans)
+
+
+class _HTMLText(HTMLParser):
+    """Collect visible text, breaking paragraphs at block elements."""
+
+    BLOCKS = frozenset(
+        "p div br li h1 h2 h3 h4 h5 h6 tr blockquote section article header footer pre".split()
+    )
+    HIDDEN = frozenset({"script", "style", "noscript", "template", "head"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title = ""
+        self._hidden = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in self.HIDDEN:
+            self._hidden += 1
+        if tag in self.BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in self.HIDDEN and self._hidden:
+            self._hidden -= 1
+        if tag in self.BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif not self._hidden:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+    def text(self) -> str:
+        joined = "".join(self.parts)
+        lines = [line.strip() for line in joined.split("\n")]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 text (bad byte at offset {error.start})") from None
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split `---` key: value front matter off a Markdown text."""
+    match = re.match(r"---\n(.*?)\n---\n", text, flags=re.DOTALL)
+    if not match:
+        return {}, text
+    meta = {}
+    for line in match.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            meta[key.strip().lower()] = value.strip().strip("\"'")
+    return meta, text[match.end() :]
+
+
+def _read_pdf(path: Path) -> tuple[str, str]:
+    from pypdf import PdfReader  # imported lazily: only PDFs need it
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = str((reader.metadata or {}).get("/Title") or "")
+    except Exception as error:  # pypdf raises many types for damaged files
+        raise ValueError(f"unreadable PDF ({type(error).__name__}: {error})") from None
+    return "\n\n".join(page.strip() for page in pages if page.strip()), title
+
+
+def _extract(path: Path) -> tuple[str, dict[str, str]]:
+    """Return a file's text and whatever metadata the format itself carries."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        text, title = _read_pdf(path)
+        return normalise_text(text), {"title": title} if title else {}
+    text = normalise_text(_decode(path.read_bytes()))
+    if suffix == ".md":
+        meta, body = _front_matter(text)
+        heading = re.search(r"^#\s+(.+)$", body, flags=re.MULTILINE)
+        if heading and "title" not in meta:
+            meta["title"] = heading.group(1).strip()
+        return body, meta
+    if suffix in (".html", ".htm"):
+        parser = _HTMLText()
+        parser.feed(text)
+        parser.close()
+        return normalise_text(parser.text()), {"title": parser.title.strip()}
+    return text, {}
+
+
+def _sidecar(path: Path) -> dict[str, str]:
+    sidecar = path.with_name(path.stem + METADATA_SUFFIX)
+    if not sidecar.exists():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"bad metadata file {sidecar.name}: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"bad metadata file {sidecar.name}: expected a JSON object")
+    return {str(key): str(value) for key, value in data.items() if value is not None}
+
+
+def _slug(relative: Path) -> str:
+    stem = relative.with_suffix("").as_posix().lower()
+    return re.sub(r"[^a-z0-9/]+", "-", stem).strip("-/") or "document"
+
+
+def _title_from_filename(path: Path) -> str:
+    return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
+
+
+def read_document(path: Path, doc_id: str, source: str) -> Document:
+    """Read one file into a document, or raise ValueError saying why it cannot be used."""
+    if path.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
+    text, meta = _extract(path)
+    meta = {**{k: v for k, v in meta.items() if v}, **_sidecar(path)}
+    paragraphs = paragraph_spans(text)
+    if not paragraphs:
+        raise ValueError("no text")
+    title = meta.get("title") or _title_from_filename(path)
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        text=text,
+        source=source,
+        paragraphs=paragraphs,
+        source_url=meta.get("source_url") or meta.get("url"),
+        date=meta.get("date"),
+        # The title is embedded with every chunk, so it is part of what decides re-embedding.
+        content_hash=text_hash(f"{title}\n{text}"),
+    )
+
+
+def load_corpus(folder: Path) -> Corpus:
+    """Read every supported file below a folder, sorted, skipping (and reporting) broken ones."""
+    if not folder.is_dir():
+        return Corpus([], [CorpusProblem(str(folder), "corpus folder does not exist")])
+    documents: list[Document] = []
+    problems: list[CorpusProblem] = []
+    used: set[str] = set()
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
+    )
+    for path in files:
+        relative = path.relative_to(folder)
+        doc_id = _slug(relative)
+        if doc_id in used:  # a.txt beside a.md: keep ids unique and stable
+            doc_id = f"{doc_id}-{path.suffix.lstrip('.').lower()}"
+        try:
+            documents.append(read_document(path, doc_id, relative.as_posix()))
+            used.add(doc_id)
+        except (OSError, ValueError) as error:
+            problems.append(CorpusProblem(relative.as_posix(), str(error)))
+    return Corpus(documents, problems)

@@ -1,0 +1,146 @@
+"""The engine's public face: open a corpus, ask, summarise, list sources."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from index.answering import passage_candidates, select_quotes
+from index.documents import CorpusProblem, load_corpus
+from index.embedding import Encoder, SentenceEncoder
+from index.questions import QuestionError, clean_question
+from index.relevance import ANSWER_THRESHOLD, question_terms
+from index.results import Answer, Passage, SourceInfo, Summary
+from index.search import HybridSearcher
+from index.settings import EngineSettings, load_settings
+from index.store import SyncReport, sync_index
+from index.summarize import summarise
+
+log = logging.getLogger(__name__)
+
+SUMMARY_LENGTHS = {"short": 3, "medium": 5, "long": 8}
+MAX_SUMMARY_SENTENCES = 15
+NOT_FOUND = "The documents don't contain an answer to that."
+
+
+@dataclass
+class Engine:
+    """Answers questions about a corpus with verbatim quotes."""
+
+    settings: EngineSettings
+    encoder: Encoder
+    searcher: HybridSearcher
+    problems: list[CorpusProblem]
+    last_sync: SyncReport
+
+    @classmethod
+    def open(
+        cls,
+        settings: EngineSettings | None = None,
+        *,
+        encoder: Encoder | None = None,
+        show_progress: bool = False,
+    ) -> Engine:
+        """Load the corpus and bring its index up to date, embedding only what changed."""
+        settings = settings or load_settings(EngineSettings)
+        encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
+        engine = cls.__new__(cls)
+        engine.settings = settings
+        engine.encoder = encoder
+        engine._lock = threading.Lock()
+        engine.reindex(show_progress=show_progress)
+        return engine
+
+    def reindex(self, *, show_progress: bool = False) -> SyncReport:
+        """Re-read the corpus folder and update the index for what changed."""
+        corpus = load_corpus(self.settings.corpus_dir)
+        for problem in corpus.problems:
+            log.warning("Skipping %s: %s", problem.path, problem.reason)
+        index, report = sync_index(
+            self.settings.index_dir, corpus.documents, self.encoder, show_progress=show_progress
+        )
+        searcher = HybridSearcher(index, self.encoder)
+        # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
+        with self._lock:
+            self.searcher, self.problems, self.last_sync = searcher, corpus.problems, report
+        return report
+
+    def ask(self, question: str, *, max_quotes: int | None = None) -> Answer:
+        """Answer with up to `max_quotes` verbatim quotes, or abstain saying why."""
+        text = clean_question(question, max_chars=self.settings.max_question_chars)
+        searcher = self.searcher
+        if searcher.size == 0:
+            return Answer(text, False, [], [], "The corpus is empty: add documents and re-index.")
+        wanted = question_terms(text, searcher.term_weights)
+        hits = searcher.search(text)
+        candidates = passage_candidates(searcher, hits, text, wanted)
+        limit = max_quotes or self.settings.max_quotes
+        quotes, more = select_quotes(searcher, hits, candidates, wanted, limit)
+        if not quotes:
+            return Answer(text, False, [], [], NOT_FOUND)
+        return Answer(text, True, quotes, more)
+
+    def search(self, question: str, *, k: int = 10, mode: str = "hybrid") -> list[Passage]:
+        """Rank paragraphs for a question without deciding whether they answer it."""
+        text = clean_question(question, max_chars=self.settings.max_question_chars)
+        searcher = self.searcher
+        wanted = question_terms(text, searcher.term_weights)
+        hits = searcher.search(text, mode=mode)
+        return [
+            Passage(c.item.document.doc_id, c.paragraph, c.fused, c.evidence.relevance)
+            for c in passage_candidates(searcher, hits, text, wanted, limit=k)
+        ]
+
+    def summary(
+        self, *, document: str | None = None, topic: str | None = None, length: int | str = 5
+    ) -> Summary:
+        """Summarise one document or all of them, optionally on a topic, in document order."""
+        searcher = self.searcher
+        count = SUMMARY_LENGTHS.get(str(length).lower()) if isinstance(length, str) else length
+        if count is None or not 1 <= count <= MAX_SUMMARY_SENTENCES:
+            raise QuestionError(
+                f"Length must be 1-{MAX_SUMMARY_SENTENCES} sentences or short, medium or long."
+            )
+        positions = self._document_positions(document)
+        topic_text = clean_question(topic, max_chars=self.settings.max_question_chars) if topic else None
+        hits = None
+        if topic_text:
+            wanted = question_terms(topic_text, searcher.term_weights)
+            hits = searcher.search(topic_text)
+            candidates = [
+                c
+                for c in passage_candidates(searcher, hits, topic_text, wanted)
+                if searcher.index.documents.index(c.item) in positions
+            ]
+            if not candidates or candidates[0].evidence.relevance < ANSWER_THRESHOLD:
+                where = f"'{document}'" if document else "the documents"
+                return Summary(document, topic_text, [], False, f"{where} say nothing about that.")
+        quotes = summarise(searcher, positions, count, hits)
+        return Summary(document, topic_text, quotes, bool(quotes), "" if quotes else "Nothing to summarise.")
+
+    def _document_positions(self, document: str | None) -> list[int]:
+        items = self.searcher.index.documents
+        if document is None:
+            return list(range(len(items)))
+        wanted = document.strip().casefold()
+        for position, item in enumerate(items):
+            if wanted in (item.document.doc_id.casefold(), item.document.title.casefold()):
+                return [position]
+        known = ", ".join(item.document.doc_id for item in items) or "none"
+        raise QuestionError(f"No document '{document}'. Known documents: {known}.")
+
+    def sources(self) -> list[SourceInfo]:
+        """List the indexed documents with their paragraph and sentence counts."""
+        return [
+            SourceInfo(
+                document=item.document.doc_id,
+                title=item.document.title,
+                source=item.document.source,
+                paragraphs=len(item.document.paragraphs),
+                sentences=len(item.sentences),
+                source_url=item.document.source_url,
+                date=item.document.date,
+            )
+            for item in self.searcher.index.documents
+        ]

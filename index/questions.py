@@ -1,0 +1,41 @@
+"""Check and tidy a user's question before it reaches retrieval."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+class QuestionError(ValueError):
+    """The question cannot be answered as given; the message says what to change."""
+
+
+def strip_zalgo(text: str) -> str:
+    """Drop combining marks that form no precomposed letter: real accents stay, "zalgo" goes."""
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(char) and kept:
+            if len(unicodedata.normalize("NFC", kept[-1] + char)) == 1:
+                kept[-1] = unicodedata.normalize("NFC", kept[-1] + char)
+            continue
+        kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def clean_question(question: str, *, max_chars: int) -> str:
+    """Return the question with zalgo and odd spacing removed, or raise QuestionError."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    text = strip_zalgo(question)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("The question is empty. Ask something about the documents.")
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"The question is {len(text)} characters long; the limit is {max_chars}. "
+            "Ask it more briefly."
+        )
+    if not re.search(r"\w", text):
+        raise QuestionError("The question has no words in it. Ask something about the documents.")
+    return text
