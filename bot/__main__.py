@@ -47,7 +47,8 @@ def run_command(args: argparse.Namespace) -> int:
     if command == "index":
         report = engine.last_sync
         print(
-            f"Indexed {len(engine.sources())} document(s), {engine.searcher.size} sentence windows: "
+            f"Indexed {len(engine.sources())} document(s), "
+            f"{engine.searcher.size} sentence windows: "
             f"embedded {len(report.embedded)}, reused {len(report.reused)}, "
             f"removed {len(report.removed)} in {report.seconds:.1f}s."
         )
@@ -57,7 +58,11 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"Skipped {problem.path}: {problem.reason}", file=sys.stderr)
     elif command == "ask":
         answer = engine.ask(args.question)
-        print(console.as_json(answer) if args.json else console.format_answer(answer, bold=sys.stdout.isatty()))
+        print(
+            console.as_json(answer)
+            if args.json
+            else console.format_answer(answer, bold=sys.stdout.isatty())
+        )
     elif command == "summary":
         length: int | str = int(args.length) if str(args.length).isdigit() else args.length
         summary = engine.summary(document=args.doc, topic=args.topic, length=length)

@@ -28,8 +28,14 @@ def _emphasise(quote: Quote, bold: bool) -> str:
 def format_quote(number: int, quote: Quote, *, bold: bool = False) -> str:
     """Render one numbered quote with its citation."""
     cite = f"[{number}] {quote.title}, paragraph {quote.paragraph} (relevance {quote.score:.2f})"
-    body = textwrap.fill(_emphasise(quote, bold), width=100, initial_indent="    ",
-                         subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
+    body = textwrap.fill(
+        _emphasise(quote, bold),
+        width=100,
+        initial_indent="    ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
     return f"{cite}\n{body}"
 
 

@@ -54,7 +54,11 @@ def quote_body(quote: Quote, budget: int) -> str:
     """Render a quote with its answering sentence in bold, trimmed around it to fit."""
     a = quote.highlight.start - quote.start
     b = quote.highlight.end - quote.start
-    before, middle, after = (escape(quote.text[:a]), escape(quote.text[a:b]), escape(quote.text[b:]))
+    before, middle, after = (
+        escape(quote.text[:a]),
+        escape(quote.text[a:b]),
+        escape(quote.text[b:]),
+    )
     middle = shorten(middle, max(20, budget - 4))
     room = max(0, budget - len(middle) - 4)
     after_room = min(len(after), room // 2 if len(before) > room // 2 else room - len(before))
@@ -74,7 +78,9 @@ def _footer(text: str) -> str:
     return shorten(text, FOOTER_LIMIT)
 
 
-def quotes_embed(title: str, quotes: list[Quote], footer: str, first_number: int = 1) -> discord.Embed:
+def quotes_embed(
+    title: str, quotes: list[Quote], footer: str, first_number: int = 1
+) -> discord.Embed:
     """Build one embed listing quotes, sharing the description budget among them."""
     citations = [quote_citation(first_number + i, q) for i, q in enumerate(quotes)]
     overhead = sum(len(c) + 3 for c in citations)
@@ -110,7 +116,11 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
 def more_quotes_embeds(answer: Answer) -> list[discord.Embed]:
     """Render the further quotes behind the "more quotes" button."""
     footer = "Further passages, ranked lower than the answer's quotes"
-    return [quotes_embed("More for: " + escape(answer.question), answer.more, footer, 1 + len(answer.quotes))]
+    return [
+        quotes_embed(
+            "More for: " + escape(answer.question), answer.more, footer, 1 + len(answer.quotes)
+        )
+    ]
 
 
 def summary_embeds(summary: Summary) -> list[discord.Embed]:
@@ -118,8 +128,11 @@ def summary_embeds(summary: Summary) -> list[discord.Embed]:
     what = escape(summary.document or "all documents")
     title = f"Summary of {what}" + (f" on {escape(summary.topic)}" if summary.topic else "")
     if not summary.answered:
-        embed = discord.Embed(title=shorten(title, TITLE_LIMIT), description=escape(summary.reason),
-                              colour=ABSTAIN_COLOUR)
+        embed = discord.Embed(
+            title=shorten(title, TITLE_LIMIT),
+            description=escape(summary.reason),
+            colour=ABSTAIN_COLOUR,
+        )
         return [embed]
     share = DESCRIPTION_BUDGET // max(1, len(summary.quotes)) - 20
     lines = [f"• {shorten(escape(q.text), share)} [¶{q.paragraph}]" for q in summary.quotes]
@@ -143,9 +156,13 @@ def sources_embeds(sources: list[SourceInfo], skipped: list[str]) -> list[discor
         value = f"`{escape(source.document)}` · {source.paragraphs} paragraphs"
         if source.source_url:
             value += f"\n{source.source_url}"
-        embed.add_field(name=shorten(escape(source.title), 256), value=shorten(value, 1024), inline=False)
+        embed.add_field(
+            name=shorten(escape(source.title), 256), value=shorten(value, 1024), inline=False
+        )
     if len(sources) > len(shown):
-        embed.add_field(name="…", value=f"and {len(sources) - len(shown)} more documents", inline=False)
+        embed.add_field(
+            name="…", value=f"and {len(sources) - len(shown)} more documents", inline=False
+        )
     if skipped:
         embed.set_footer(text=_footer("Skipped (unreadable): " + ", ".join(skipped)))
     return [embed]

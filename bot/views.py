@@ -28,25 +28,33 @@ class AnswerView(discord.ui.View):
             self.remove_item(self.more)
 
     @discord.ui.button(label="More quotes", style=discord.ButtonStyle.secondary, emoji="📄")
-    async def more(self, interaction: discord.Interaction, button: discord.ui.Button["AnswerView"]) -> None:
+    async def more(
+        self, interaction: discord.Interaction, button: discord.ui.Button[AnswerView]
+    ) -> None:
         """Send the passages that ranked after the answer's quotes."""
         await interaction.response.send_message(
             embeds=more_quotes_embeds(self.answer), ephemeral=True, allowed_mentions=NO_PINGS
         )
 
     @discord.ui.button(label="Helpful", style=discord.ButtonStyle.secondary, emoji="👍")
-    async def helpful(self, interaction: discord.Interaction, button: discord.ui.Button["AnswerView"]) -> None:
+    async def helpful(
+        self, interaction: discord.Interaction, button: discord.ui.Button[AnswerView]
+    ) -> None:
         """Record a thumbs-up."""
         await self._vote(interaction, helpful=True)
 
     @discord.ui.button(label="Not helpful", style=discord.ButtonStyle.secondary, emoji="👎")
-    async def unhelpful(self, interaction: discord.Interaction, button: discord.ui.Button["AnswerView"]) -> None:
+    async def unhelpful(
+        self, interaction: discord.Interaction, button: discord.ui.Button[AnswerView]
+    ) -> None:
         """Record a thumbs-down."""
         await self._vote(interaction, helpful=False)
 
     async def _vote(self, interaction: discord.Interaction, *, helpful: bool) -> None:
         if interaction.user.id in self.voters:
-            await interaction.response.send_message("You already rated this answer.", ephemeral=True)
+            await interaction.response.send_message(
+                "You already rated this answer.", ephemeral=True
+            )
             return
         self.voters.add(interaction.user.id)
         try:

@@ -60,10 +60,10 @@ def passage_candidates(
             continue
         seen.add(key)
         start, end = item.document.paragraphs[sentence.paragraph - 1]
-        evidence = judge(
-            question, wanted, item.document.text[start:end], float(hits.dense[row])
+        evidence = judge(question, wanted, item.document.text[start:end], float(hits.dense[row]))
+        candidates.append(
+            Candidate(item, sentence.paragraph, row, float(hits.fused[row]), evidence)
         )
-        candidates.append(Candidate(item, sentence.paragraph, row, float(hits.fused[row]), evidence))
         if len(candidates) >= limit:
             break
     return candidates

@@ -20,6 +20,9 @@ class ChunkerParams(NamedTuple):
     version: int = 1
 
 
+DEFAULT_PARAMS = ChunkerParams()
+
+
 class Sentence(NamedTuple):
     """One sentence of a document: its paragraph (1-based) and exact offsets."""
 
@@ -48,7 +51,7 @@ def _cap(span: tuple[int, int], text: str, limit: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def split_sentences(document: Document, params: ChunkerParams = ChunkerParams()) -> list[Sentence]:
+def split_sentences(document: Document, params: ChunkerParams = DEFAULT_PARAMS) -> list[Sentence]:
     """Return the sentences to index, skipping any paragraph the document already had."""
     seen: set[str] = set()
     sentences = []
@@ -64,7 +67,7 @@ def split_sentences(document: Document, params: ChunkerParams = ChunkerParams())
 
 
 def window_spans(sentences: list[Sentence], window: int) -> list[tuple[int, int]]:
-    """Return, for each sentence, the span of it and `window` neighbours each side in its paragraph."""
+    """Return each sentence's span widened by `window` neighbours each side, in its paragraph."""
     spans = []
     for i, sentence in enumerate(sentences):
         lo = i
@@ -81,7 +84,9 @@ def window_spans(sentences: list[Sentence], window: int) -> list[tuple[int, int]
     return spans
 
 
-def unit_texts(document: Document, windows: list[tuple[int, int]], params: ChunkerParams) -> list[str]:
+def unit_texts(
+    document: Document, windows: list[tuple[int, int]], params: ChunkerParams
+) -> list[str]:
     """Return the texts to embed and keyword-index: each window, headed by the document title."""
     # A title header gives every window the document's context (contextual chunk headers).
     header = f"{document.title}\n" if params.title_prefix else ""

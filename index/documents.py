@@ -150,7 +150,7 @@ def _read_pdf(path: Path) -> tuple[str, str]:
     try:
         reader = PdfReader(str(path))
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(getattr(reader.metadata, "title", None) or "")
     except Exception as error:  # pypdf raises many types for damaged files
         raise ValueError(f"unreadable PDF ({type(error).__name__}: {error})") from None
     return "\n\n".join(page.strip() for page in pages if page.strip()), title

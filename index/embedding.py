@@ -61,8 +61,9 @@ class SentenceEncoder:
                 f"Cannot load embedding model {name!r} ({type(error).__name__}: {error}). "
                 "Set VERBATIM_MODEL to a sentence-transformers name or a local folder."
             ) from None
-        measure = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        measure = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         dimension = measure()
         self._dimension = int(dimension) if dimension else int(self.encode(["x"]).shape[1])

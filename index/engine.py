@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 
 from index.answering import passage_candidates, select_quotes
 from index.documents import CorpusProblem, load_corpus
@@ -24,15 +23,20 @@ MAX_SUMMARY_SENTENCES = 15
 NOT_FOUND = "The documents don't contain an answer to that."
 
 
-@dataclass
 class Engine:
     """Answers questions about a corpus with verbatim quotes."""
 
-    settings: EngineSettings
-    encoder: Encoder
     searcher: HybridSearcher
     problems: list[CorpusProblem]
     last_sync: SyncReport
+
+    def __init__(
+        self, settings: EngineSettings, encoder: Encoder, *, show_progress: bool = False
+    ) -> None:
+        self.settings = settings
+        self.encoder = encoder
+        self._lock = threading.Lock()
+        self.reindex(show_progress=show_progress)
 
     @classmethod
     def open(
@@ -45,12 +49,7 @@ class Engine:
         """Load the corpus and bring its index up to date, embedding only what changed."""
         settings = settings or load_settings(EngineSettings)
         encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
-        engine = cls.__new__(cls)
-        engine.settings = settings
-        engine.encoder = encoder
-        engine._lock = threading.Lock()
-        engine.reindex(show_progress=show_progress)
-        return engine
+        return cls(settings, encoder, show_progress=show_progress)
 
     def reindex(self, *, show_progress: bool = False) -> SyncReport:
         """Re-read the corpus folder and update the index for what changed."""
@@ -103,7 +102,9 @@ class Engine:
                 f"Length must be 1-{MAX_SUMMARY_SENTENCES} sentences or short, medium or long."
             )
         positions = self._document_positions(document)
-        topic_text = clean_question(topic, max_chars=self.settings.max_question_chars) if topic else None
+        topic_text = (
+            clean_question(topic, max_chars=self.settings.max_question_chars) if topic else None
+        )
         hits = None
         if topic_text:
             wanted = question_terms(topic_text, searcher.term_weights)
@@ -117,7 +118,9 @@ class Engine:
                 where = f"'{document}'" if document else "the documents"
                 return Summary(document, topic_text, [], False, f"{where} say nothing about that.")
         quotes = summarise(searcher, positions, count, hits)
-        return Summary(document, topic_text, quotes, bool(quotes), "" if quotes else "Nothing to summarise.")
+        return Summary(
+            document, topic_text, quotes, bool(quotes), "" if quotes else "Nothing to summarise."
+        )
 
     def _document_positions(self, document: str | None) -> list[int]:
         items = self.searcher.index.documents

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+
 import bm25s
 import numpy as np
 from numpy.typing import NDArray
@@ -39,7 +40,7 @@ class _EnglishStemmer:
 
         self._snowball = Stemmer.Stemmer("english")
 
-    def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 - bm25s calls this name
+    def stemWords(self, words: list[str]) -> list[str]:
         return list(self._snowball.stemWords([IRREGULAR.get(w, w) for w in words]))
 
 
@@ -85,9 +86,7 @@ class KeywordIndex:
         self.size = len(texts)
         self._model = bm25s.BM25(k1=1.2, b=0.75)
         if texts:
-            tokens = bm25s.tokenize(
-                texts, stopwords="en", stemmer=_stemmer(), show_progress=False
-            )
+            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
             self._model.index(tokens, show_progress=False)
             self._vocabulary: dict[str, int] = tokens.vocab
         else:

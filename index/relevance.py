@@ -74,7 +74,9 @@ def coverage(question: QuestionTerms, passage_terms: set[str]) -> float:
     total = sum(question.weights)
     if total <= 0:
         return 0.0
-    found = sum(w for t, w in zip(question.terms, question.weights, strict=True) if t in passage_terms)
+    found = sum(
+        w for t, w in zip(question.terms, question.weights, strict=True) if t in passage_terms
+    )
     return found / total
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +22,9 @@ class EngineSettings(BaseSettings):
         env_prefix="VERBATIM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of .txt, .md, .html and .pdf files.")
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Folder of .txt, .md, .html and .pdf files."
+    )
     index_dir: Path = Field(Path(".verbatim-index"), description="Where the FAISS index is kept.")
     model: str = Field(
         PACKAGED_MODEL,
@@ -31,13 +33,15 @@ class EngineSettings(BaseSettings):
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Sentences embedded per batch.")
     max_quotes: int = Field(3, ge=1, le=3, description="Quotes in one answer.")
-    max_question_chars: int = Field(1000, ge=10, le=100_000, description="Longest question accepted.")
+    max_question_chars: int = Field(
+        1000, ge=10, le=100_000, description="Longest question accepted."
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
-def load_settings(cls: type[SettingsT], **overrides: object) -> SettingsT:
+def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
     """Read settings, turning validation errors into a message that names each variable."""
     try:
         return cls(**overrides)

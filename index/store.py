@@ -18,7 +18,14 @@ from typing import Any
 import faiss
 import numpy as np
 
-from index.chunking import ChunkerParams, Sentence, split_sentences, unit_texts, window_spans
+from index.chunking import (
+    DEFAULT_PARAMS,
+    ChunkerParams,
+    Sentence,
+    split_sentences,
+    unit_texts,
+    window_spans,
+)
 from index.documents import Document
 from index.embedding import Encoder, Vectors
 
@@ -87,7 +94,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file in the same folder, then rename it into place."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
@@ -161,7 +168,9 @@ def load_index(folder: Path, *, model_id: str, params: ChunkerParams) -> StoredI
             if _sha256(path) != entry["sha256"]:
                 raise CorruptIndex(f"{path.name} does not match its checksum in the manifest")
         except (OSError, KeyError, TypeError) as error:
-            raise CorruptIndex(f"index file for {role} is missing or unreadable ({error})") from None
+            raise CorruptIndex(
+                f"index file for {role} is missing or unreadable ({error})"
+            ) from None
         paths[role] = path
     try:
         records = json.loads(paths["documents"].read_text(encoding="utf-8"))
@@ -239,7 +248,7 @@ def sync_index(
     folder: Path,
     documents: list[Document],
     encoder: Encoder,
-    params: ChunkerParams = ChunkerParams(),
+    params: ChunkerParams = DEFAULT_PARAMS,
     *,
     show_progress: bool = False,
 ) -> tuple[StoredIndex, SyncReport]:

@@ -20,7 +20,7 @@ def _rows_of(searcher: HybridSearcher, documents: list[int]) -> NDArray[np.int64
 
 def _vectors(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.float32]:
     vectors = searcher.index.vectors
-    return np.vstack([vectors.reconstruct(int(row)) for row in rows]).astype(np.float32)
+    return np.asarray(vectors.reconstruct_batch(rows), dtype=np.float32).reshape(len(rows), -1)
 
 
 def centrality(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.float32]:
@@ -31,7 +31,8 @@ def centrality(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.
     closeness = vectors @ centre
     position = searcher.sentence_of_row[rows].astype(np.float32)
     count = np.maximum(1, np.bincount(searcher.doc_of_row[rows]).max())
-    return (standardise(closeness) + LEAD_BONUS * (1 - position / count)).astype(np.float32)
+    scores = standardise(closeness) + LEAD_BONUS * (1 - position / count)
+    return np.asarray(scores, dtype=np.float32)
 
 
 def pick_diverse(

@@ -1,0 +1,83 @@
+"""The Discord client: owns the command tree, the engine and the thread that runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+import discord
+from discord.ext import commands
+
+from bot.cogs.errors import on_command_error
+from bot.feedback import FeedbackLog
+from bot.settings import DiscordSettings
+from index import Engine
+
+log = logging.getLogger(__name__)
+NO_PINGS = discord.AllowedMentions.none()
+P = ParamSpec("P")
+T = TypeVar("T")
+
+COGS = ("bot.cogs.ask", "bot.cogs.summary", "bot.cogs.info")
+
+
+# Verbatim never joins voice; don't warn at every start that voice libraries are missing.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
+class VerbatimBot(commands.Bot):
+    """A bot whose slash commands live in cogs and whose engine runs off the event loop."""
+
+    def __init__(self, engine: Engine, settings: DiscordSettings) -> None:
+        # Default intents only: mentions and DMs carry their text without the privileged intent.
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            allowed_mentions=NO_PINGS,
+            help_command=None,
+        )
+        self.tree.error(on_command_error)
+        self.engine = engine
+        self.settings = settings
+        self.feedback = FeedbackLog(settings.feedback_file)
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.engine_threads, thread_name_prefix="engine"
+        )
+
+    async def run_engine(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking engine call in the engine's threads, keeping the heartbeat alive."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
+
+    async def setup_hook(self) -> None:
+        for cog in COGS:
+            await self.load_extension(cog)
+        guild_id = self.settings.dev_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("Synced %d commands to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("Synced %d commands globally (may take up to an hour to appear)", len(synced))
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info(
+            "Connected as %s (id %s) to %d servers",
+            user,
+            user.id if user else "?",
+            len(self.guilds),
+        )
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Skip prefix-command processing: mentions are questions, handled by the ask cog."""
+
+    async def close(self) -> None:
+        await super().close()
+        self._executor.shutdown(wait=False, cancel_futures=True)

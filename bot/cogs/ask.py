@@ -1,0 +1,119 @@
+"""/ask, and questions asked by mentioning the bot or sending it a direct message."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import NO_PINGS, VerbatimBot
+from bot.render import answer_embeds, escape
+from bot.views import AnswerView
+from index import Answer, QuestionError
+from index.questions import clean_question
+
+log = logging.getLogger(__name__)
+
+MENTION_HINT = (
+    "Ask me something about my documents, e.g. `@Verbatim who spoke with whom?` "
+    "or use `/ask`. `/help` explains more."
+)
+
+
+def _cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    settings = getattr(interaction.client, "settings", None)
+    if settings is None or settings.cooldown_seconds == 0:
+        return None
+    return app_commands.Cooldown(settings.cooldown_uses, settings.cooldown_seconds)
+
+
+async def _reply(message: discord.Message, text: str) -> None:
+    """Reply in place without pinging the author or anyone named in the text."""
+    await message.reply(text, mention_author=False, allowed_mentions=NO_PINGS)
+
+
+class AskCog(commands.Cog):
+    """Answer questions with verbatim quotes."""
+
+    def __init__(self, bot: VerbatimBot) -> None:
+        self.bot = bot
+        settings = bot.settings
+        self.mention_cooldown = commands.CooldownMapping.from_cooldown(
+            settings.cooldown_uses, max(settings.cooldown_seconds, 1e-9), commands.BucketType.user
+        )
+
+    def _clean(self, question: str) -> str:
+        return clean_question(question, max_chars=self.bot.engine.settings.max_question_chars)
+
+    async def _answer(self, question: str) -> Answer:
+        return await self.bot.run_engine(self.bot.engine.ask, question)
+
+    @app_commands.command(name="ask")
+    @app_commands.describe(question="What you want to know about the documents")
+    @app_commands.checks.dynamic_cooldown(_cooldown, key=lambda i: i.user.id)
+    async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        """Answer a question with verbatim quotes from the documents."""
+        try:
+            cleaned = self._clean(question)
+        except QuestionError as error:
+            await interaction.response.send_message(escape(str(error)), ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        answer = await self._answer(cleaned)
+        await interaction.followup.send(
+            embeds=answer_embeds(answer),
+            view=AnswerView(answer, self.bot.feedback),
+            allowed_mentions=NO_PINGS,
+        )
+
+    def _question_in(self, message: discord.Message) -> str | None:
+        """Return the question if the message is addressed to the bot, else None."""
+        me = self.bot.user
+        if me is None or message.author.bot or message.author.id == me.id:
+            return None
+        if message.guild is not None and me not in message.mentions:
+            return None
+        return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+
+    @commands.Cog.listener("on_message")
+    async def answer_mention(self, message: discord.Message) -> None:
+        """Answer a question asked by mentioning the bot or in a direct message."""
+        question = self._question_in(message)
+        if question is None:
+            return
+        if not question:
+            await _reply(message, MENTION_HINT)
+            return
+        bucket = self.mention_cooldown.get_bucket(message)
+        retry_after = (
+            bucket.update_rate_limit() if bucket and self.bot.settings.cooldown_seconds else None
+        )
+        if retry_after:
+            await _reply(message, f"Slow down a little: try again in {retry_after:.0f} s.")
+            return
+        try:
+            cleaned = self._clean(question)
+        except QuestionError as error:
+            await _reply(message, escape(str(error)))
+            return
+        try:
+            async with message.channel.typing():
+                answer = await self._answer(cleaned)
+        except Exception:
+            log.exception("Answering a mention failed")
+            await _reply(message, "Sorry, something went wrong while answering.")
+            return
+        await message.reply(
+            embeds=answer_embeds(answer),
+            view=AnswerView(answer, self.bot.feedback),
+            mention_author=False,
+            allowed_mentions=NO_PINGS,
+        )
+
+
+async def setup(bot: VerbatimBot) -> None:
+    """Add the cog (discord.py extension entry point)."""
+    await bot.add_cog(AskCog(bot))

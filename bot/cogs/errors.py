@@ -1,0 +1,38 @@
+"""Friendly, private replies for things that go wrong in a command."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+log = logging.getLogger(__name__)
+NO_PINGS = discord.AllowedMentions.none()
+
+
+async def reply_privately(interaction: discord.Interaction, text: str) -> None:
+    """Send an ephemeral message, whether or not the interaction was already answered."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+async def on_command_error(
+    interaction: discord.Interaction, error: app_commands.AppCommandError
+) -> None:
+    """Tell the user what happened without exposing internals."""
+    if isinstance(error, app_commands.CommandOnCooldown):
+        text = f"Slow down a little: try again in {error.retry_after:.0f} s."
+    elif isinstance(error, app_commands.CheckFailure):
+        text = "You can't use that command here."
+    else:
+        log.error(
+            "Command %s failed", interaction.command and interaction.command.name, exc_info=error
+        )
+        text = "Sorry, something went wrong while answering. Please try again."
+    try:
+        await reply_privately(interaction, text)
+    except discord.HTTPException:
+        log.warning("Could not report an error to the user")

@@ -1,0 +1,67 @@
+"""/summary: the key sentences of a document, optionally on a topic."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import NO_PINGS, VerbatimBot
+from bot.render import escape, summary_embeds
+from index import QuestionError
+
+LENGTHS = [
+    app_commands.Choice(name="short (3 sentences)", value=3),
+    app_commands.Choice(name="medium (5 sentences)", value=5),
+    app_commands.Choice(name="long (8 sentences)", value=8),
+]
+
+
+class SummaryCog(commands.Cog):
+    """Extractive summaries."""
+
+    def __init__(self, bot: VerbatimBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="summary")
+    @app_commands.describe(
+        document="Which document (default: all of them)",
+        topic="Only sentences about this topic",
+        length="How long the summary is",
+    )
+    @app_commands.choices(length=LENGTHS)
+    async def summary(
+        self,
+        interaction: discord.Interaction,
+        document: str | None = None,
+        topic: str | None = None,
+        length: app_commands.Choice[int] | None = None,
+    ) -> None:
+        """Summarise a document in its own words, optionally focused on a topic."""
+        await interaction.response.defer(thinking=True)
+        engine = self.bot.engine
+        try:
+            summary = await self.bot.run_engine(
+                engine.summary, document=document, topic=topic, length=length.value if length else 5
+            )
+        except QuestionError as error:
+            await interaction.followup.send(escape(str(error)), allowed_mentions=NO_PINGS)
+            return
+        await interaction.followup.send(embeds=summary_embeds(summary), allowed_mentions=NO_PINGS)
+
+    @summary.autocomplete("document")
+    async def complete_document(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer the documents whose id or title contains what was typed."""
+        typed = current.casefold()
+        return [
+            app_commands.Choice(name=source.title[:100], value=source.document[:100])
+            for source in self.bot.engine.sources()
+            if typed in source.title.casefold() or typed in source.document
+        ][:25]
+
+
+async def setup(bot: VerbatimBot) -> None:
+    """Add the cog (discord.py extension entry point)."""
+    await bot.add_cog(SummaryCog(bot))

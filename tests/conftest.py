@@ -1,0 +1,88 @@
+"""Shared fixtures: a real engine over the default article, and a bot on a fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from index import Engine, EngineSettings
+from index.embedding import SentenceEncoder
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+FAKE_TOKEN = "A" * 24 + "." + "B" * 6 + "." + "C" * 27
+
+
+@pytest.fixture(scope="session")
+def encoder() -> SentenceEncoder:
+    """The real default model, loaded once."""
+    return SentenceEncoder()
+
+
+@pytest.fixture(scope="session")
+def engine(encoder: SentenceEncoder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """An engine over a copy of the shipped corpus, indexed into a temporary folder."""
+    folder = tmp_path_factory.mktemp("engine")
+    shutil.copytree(ROOT / "corpus", folder / "corpus")
+    settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index")
+    return Engine.open(settings, encoder=encoder)
+
+
+@dataclass
+class DiscordRig:
+    """A running bot connected to a fake Discord."""
+
+    fake: object
+    bot: object
+    feedback: Path
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def rig(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DiscordRig]:
+    """Start the fake Discord and a real discord.py bot pointed at it."""
+    import discord
+    import yarl
+
+    from bot.client import VerbatimBot
+    from bot.settings import DiscordSettings
+    from tests.discord_spec import load_validator
+    from tests.fake_discord import FakeDiscord
+
+    fake = FakeDiscord(load_validator())
+    await fake.start()
+    old_base, old_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    discord.http.Route.BASE = fake.api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
+    feedback = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
+    settings = DiscordSettings(
+        token=FAKE_TOKEN, feedback_file=feedback, cooldown_uses=3, cooldown_seconds=30
+    )
+    bot = VerbatimBot(engine, settings)
+    task = asyncio.create_task(bot.start(FAKE_TOKEN))
+    await asyncio.wait_for(bot.wait_until_ready(), 30)
+    try:
+        yield DiscordRig(fake, bot, feedback)
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 10)
+        await fake.stop()
+        discord.http.Route.BASE = old_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Run in an empty folder with no VERBATIM_/DISCORD_ variables set."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("VERBATIM_", "DISCORD_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
