@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true", help="print JSON")
     commands.add_parser("sources", help="list the indexed documents")
     commands.add_parser("chat", help="ask questions interactively")
+    commands.add_parser("health", help="exit 0 if the running bot reported in recently")
     return parser
 
 
@@ -39,6 +40,10 @@ def run_command(args: argparse.Namespace) -> int:
     from bot import console
 
     command = args.command or "run"
+    if command == "health":
+        from bot.runner import healthy
+
+        return 0 if healthy() else 1
     if command == "run":
         from bot.runner import run
 

@@ -21,6 +21,7 @@ NO_PINGS = discord.AllowedMentions.none()
 P = ParamSpec("P")
 T = TypeVar("T")
 
+HEALTH_INTERVAL = 15.0
 COGS = ("bot.cogs.ask", "bot.cogs.summary", "bot.cogs.info")
 
 
@@ -53,7 +54,16 @@ class VerbatimBot(commands.Bot):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
 
+    async def _report_health(self) -> None:
+        """Touch the health file every few seconds while connected, for the HEALTHCHECK."""
+        await self.wait_until_ready()
+        while not self.is_closed():
+            if not self.is_ws_ratelimited() and self.latency == self.latency:  # NaN when down
+                await asyncio.to_thread(self.settings.health_file.touch)
+            await asyncio.sleep(HEALTH_INTERVAL)
+
     async def setup_hook(self) -> None:
+        self._health_task = asyncio.create_task(self._report_health())
         for cog in COGS:
             await self.load_extension(cog)
         guild_id = self.settings.dev_guild_id
@@ -79,5 +89,8 @@ class VerbatimBot(commands.Bot):
         """Skip prefix-command processing: mentions are questions, handled by the ask cog."""
 
     async def close(self) -> None:
+        if hasattr(self, "_health_task"):
+            self._health_task.cancel()
+        self.settings.health_file.unlink(missing_ok=True)
         await super().close()
         self._executor.shutdown(wait=False, cancel_futures=True)

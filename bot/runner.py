@@ -8,6 +8,7 @@ import functools
 import logging
 import signal
 import sys
+import time
 
 import discord
 
@@ -43,6 +44,15 @@ async def serve(bot: discord.Client, token: str) -> None:
 def _shutdown(bot: discord.Client, signum: int) -> None:
     log.info("Received %s, closing the connection", signal.Signals(signum).name)
     asyncio.get_running_loop().create_task(bot.close())
+
+
+def healthy(max_age: float = 60.0) -> bool:
+    """Return whether the bot touched its health file within `max_age` seconds."""
+    settings = load_settings(DiscordSettings)
+    try:
+        return time.time() - settings.health_file.stat().st_mtime < max_age
+    except OSError:
+        return False
 
 
 def run() -> int:

@@ -27,6 +27,9 @@ class DiscordSettings(BaseSettings):
     cooldown_seconds: float = Field(10.0, ge=0, le=3600, description="Length of that period.")
     feedback_file: Path = Field(Path("feedback.jsonl"), description="Where 👍/👎 are recorded.")
     engine_threads: int = Field(2, ge=1, le=32, description="Threads that run the engine.")
+    health_file: Path = Field(
+        Path("/tmp/verbatim.health"), description="Touched while connected; read by `health`."
+    )
 
     @field_validator("token", mode="before")
     @classmethod

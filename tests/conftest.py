@@ -54,14 +54,16 @@ async def rig(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Async
     from tests.discord_spec import load_validator
     from tests.fake_discord import FakeDiscord
 
-    fake = FakeDiscord(load_validator())
+    # A short heartbeat makes a blocked event loop show up within a test's few seconds.
+    fake = FakeDiscord(load_validator(), heartbeat_interval_ms=250)
     await fake.start()
     old_base, old_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     discord.http.Route.BASE = fake.api_base
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
     feedback = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
     settings = DiscordSettings(
-        token=FAKE_TOKEN, feedback_file=feedback, cooldown_uses=3, cooldown_seconds=30
+        token=FAKE_TOKEN, feedback_file=feedback, cooldown_uses=3, cooldown_seconds=30,
+        health_file=feedback.parent / "health",
     )
     bot = VerbatimBot(engine, settings)
     task = asyncio.create_task(bot.start(FAKE_TOKEN))

@@ -48,6 +48,7 @@ class Recorded:
     body: Any
     at: float
     content_type: str
+    response: Any = None
 
 
 @dataclass
@@ -212,7 +213,10 @@ class FakeDiscord:
         limited = self._rate_limited(f"{request.method} {path.split('/')[1]}")
         if limited is not None:
             return limited
-        return self._reply(request.method, path, request.query, body)
+        response = self._reply(request.method, path, request.query, body)
+        if response.body and response.content_type == "application/json":
+            recorded.response = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        return response
 
     def _message(self, body: dict[str, Any] | None, channel_id: str) -> dict[str, Any]:
         body = body or {}

@@ -1,0 +1,109 @@
+"""The command line, run as a user would: `python -m bot ...` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAKE_TOKEN, ROOT
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    shutil.copytree(ROOT / "corpus", folder / "corpus")
+    return folder
+
+
+def run(workdir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
+    clean["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=workdir, input=stdin, capture_output=True,
+        text=True, env={**clean, **(env or {})}, timeout=300,
+    )
+
+
+def test_index_then_ask_json(workdir: Path) -> None:
+    built = run(workdir, "index")
+    assert built.returncode == 0, built.stderr
+    assert "Indexed 1 document(s)" in built.stdout and "embedded 1" in built.stdout
+    again = run(workdir, "index")
+    assert "embedded 0, reused 1" in again.stdout  # nothing re-embedded on a second start
+    result = run(workdir, "ask", "Who did Stoltenberg speak with?", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["question"] == "Who did Stoltenberg speak with?" and data["answered"] is True
+    quote = data["quotes"][0]
+    assert set(quote) == {"document", "title", "paragraph", "start", "end", "text", "score", "highlight"}
+    source = (workdir / "corpus" / "dirty-bomb-claims.txt").read_text(encoding="utf-8")
+    assert source[quote["start"]:quote["end"]] == quote["text"]
+    assert "Lloyd Austin" in quote["text"] and set(quote["highlight"]) == {"start", "end"}
+
+
+def test_ask_plain_text_and_abstention(workdir: Path) -> None:
+    answered = run(workdir, "ask", "Who is Ben Wallace?")
+    assert "paragraph 8" in answered.stdout and "**" in answered.stdout
+    declined = run(workdir, "ask", "What is the population of Brazil?", "--json")
+    assert json.loads(declined.stdout)["answered"] is False
+
+
+def test_summary_json_and_topic(workdir: Path) -> None:
+    result = run(workdir, "summary", "--topic", "Radakin", "--length", "2", "--json")
+    data = json.loads(result.stdout)
+    assert data["answered"] and len(data["quotes"]) == 2 and data["topic"] == "Radakin"
+
+
+def test_chat_reads_questions_until_quit(workdir: Path) -> None:
+    result = run(workdir, "chat", stdin="Who is Jens Stoltenberg?\n/sources\n\n/summary Gerasimov\n/quit\nnever read\n")
+    assert result.returncode == 0
+    assert "the chairman of NATO" in result.stdout
+    assert "dirty-bomb-claims" in result.stdout and "15 paragraphs" in result.stdout
+    assert "Gerasimov" in result.stdout
+
+
+def test_bad_question_is_a_clear_error(workdir: Path) -> None:
+    result = run(workdir, "ask", "   ")
+    assert result.returncode == 2 and "question is empty" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_setting_names_the_variable(workdir: Path) -> None:
+    result = run(workdir, "ask", "hi", env={"VERBATIM_BATCH_SIZE": "lots"})
+    assert result.returncode == 2 and "VERBATIM_BATCH_SIZE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_token_is_named_but_never_printed(workdir: Path) -> None:
+    secret = "not-a-token-but-secret-xyz"
+    result = run(workdir, "run", env={"DISCORD_TOKEN": secret})
+    assert result.returncode == 2 and "DISCORD_TOKEN" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_run_without_a_token_explains_and_points_to_chat(workdir: Path) -> None:
+    result = run(workdir, "run")
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN" in result.stderr and "python -m bot chat" in result.stderr
+
+
+def test_env_file_is_read(workdir: Path) -> None:
+    (workdir / ".env").write_text("VERBATIM_MAX_QUOTES=9\n")
+    try:
+        result = run(workdir, "ask", "hi")
+    finally:
+        (workdir / ".env").unlink()
+    assert result.returncode == 2 and "VERBATIM_MAX_QUOTES" in result.stderr
+
+
+def test_valid_token_shape_is_accepted_and_hidden() -> None:
+    from bot.settings import DiscordSettings
+
+    settings = DiscordSettings(token=FAKE_TOKEN)
+    assert FAKE_TOKEN not in repr(settings) and FAKE_TOKEN not in str(settings.model_dump())
