@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +20,7 @@ Scores = NDArray[np.float32]
 DENSE_WEIGHT = 0.45
 STATS_DEPTH = 100
 DENSE_DEPTH = 4000
+QUERY_CACHE_SIZE = 512
 
 
 class Hits(NamedTuple):
@@ -63,6 +65,8 @@ class HybridSearcher:
                 for sentence in item.sentences
             ]
         )
+        self._query_cache: dict[str, NDArray[np.float32]] = {}
+        self._cache_lock = threading.Lock()
         self.doc_of_row = np.asarray(doc_of_row, dtype=np.int32)
         self.sentence_of_row = np.asarray(sentence_of_row, dtype=np.int32)
 
@@ -71,8 +75,23 @@ class HybridSearcher:
         return self.index.size
 
     def embed_query(self, query: str) -> NDArray[np.float32]:
-        """Embed one query as a (1, dim) float32 array."""
-        return self.encoder.encode([query])
+        """Embed one query as a (1, dim) float32 array, reusing recent ones."""
+        # "More quotes", summaries and repeated questions ask again; the model is the slow part.
+        with self._cache_lock:
+            cached = self._query_cache.get(query)
+        if cached is not None:
+            return cached
+        vector = self.encoder.encode([query])
+        with self._cache_lock:
+            self._query_cache[query] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.pop(next(iter(self._query_cache)))
+        return vector
+
+    def clear_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time the model, not the cache)."""
+        with self._cache_lock:
+            self._query_cache.clear()
 
     def dense_scores(self, query_vector: NDArray[np.float32]) -> Scores:
         """Return the cosine of every row; rows beyond the search depth get the depth's floor."""

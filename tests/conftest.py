@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bot.client import VerbatimBot
 from index import Engine, EngineSettings
 from index.embedding import SentenceEncoder
+from tests.fake_discord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -38,31 +40,37 @@ def engine(encoder: SentenceEncoder, tmp_path_factory: pytest.TempPathFactory) -
 class DiscordRig:
     """A running bot connected to a fake Discord."""
 
-    fake: object
-    bot: object
+    fake: FakeDiscord
+    bot: VerbatimBot
     feedback: Path
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def rig(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DiscordRig]:
+async def rig(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DiscordRig]:
     """Start the fake Discord and a real discord.py bot pointed at it."""
     import discord
     import yarl
 
-    from bot.client import VerbatimBot
     from bot.settings import DiscordSettings
     from tests.discord_spec import load_validator
-    from tests.fake_discord import FakeDiscord
 
     # A short heartbeat makes a blocked event loop show up within a test's few seconds.
     fake = FakeDiscord(load_validator(), heartbeat_interval_ms=250)
     await fake.start()
-    old_base, old_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    old_base, old_gateway = (
+        discord.http.Route.BASE,
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
     discord.http.Route.BASE = fake.api_base
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
     feedback = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
     settings = DiscordSettings(
-        token=FAKE_TOKEN, feedback_file=feedback, cooldown_uses=3, cooldown_seconds=30,
+        token=FAKE_TOKEN,
+        feedback_file=feedback,
+        cooldown_uses=3,
+        cooldown_seconds=30,
         health_file=feedback.parent / "health",
     )
     bot = VerbatimBot(engine, settings)

@@ -67,10 +67,19 @@ class SpecValidator:
             return [] if body is None else [f"{method} {template} takes no JSON body"]
         pointer = "/".join(
             part.replace("~", "~0").replace("/", "~1")
-            for part in ("paths", template, method.lower(), "requestBody", "content",
-                         "application/json", "schema")
+            for part in (
+                "paths",
+                template,
+                method.lower(),
+                "requestBody",
+                "content",
+                "application/json",
+                "schema",
+            )
         )
-        validator = Draft202012Validator({"$ref": f"{BASE_URI}#/{pointer}"}, registry=self._registry)
+        validator = Draft202012Validator(
+            {"$ref": f"{BASE_URI}#/{pointer}"}, registry=self._registry
+        )
         problems = [
             f"{method} {template}: {error.message[:300]} at {list(error.absolute_path)}"
             for error in validator.iter_errors(_snowflakes_as_strings(body))

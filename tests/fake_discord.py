@@ -80,8 +80,7 @@ class FakeDiscord:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
+        server: Any = site._server
         self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -143,24 +142,64 @@ class FakeDiscord:
 
     def _guild(self) -> dict[str, Any]:
         everyone = {
-            "id": GUILD_ID, "name": "@everyone", "permissions": "2248473465835073",
-            "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False,
+            "id": GUILD_ID,
+            "name": "@everyone",
+            "permissions": "2248473465835073",
+            "position": 0,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
             "flags": 0,
         }
-        channel = {"id": CHANNEL_ID, "type": 0, "name": "general", "position": 0,
-                   "permission_overwrites": [], "guild_id": GUILD_ID, "nsfw": False}
-        member = {"user": BOT_USER, "roles": [], "joined_at": TIMESTAMP, "deaf": False,
-                  "mute": False, "flags": 0}
+        channel = {
+            "id": CHANNEL_ID,
+            "type": 0,
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "guild_id": GUILD_ID,
+            "nsfw": False,
+        }
+        member = {
+            "user": BOT_USER,
+            "roles": [],
+            "joined_at": TIMESTAMP,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        }
         return {
-            "id": GUILD_ID, "name": "Test server", "icon": None, "owner_id": USER_ID,
-            "roles": [everyone], "emojis": [], "stickers": [], "features": [],
-            "channels": [channel], "threads": [], "members": [member], "member_count": 2,
-            "presences": [], "voice_states": [], "stage_instances": [],
-            "guild_scheduled_events": [], "soundboard_sounds": [], "large": False,
-            "unavailable": False, "joined_at": TIMESTAMP, "premium_tier": 0,
-            "preferred_locale": "en-US", "afk_timeout": 300, "verification_level": 0,
-            "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0,
-            "nsfw_level": 0, "system_channel_flags": 0, "premium_progress_bar_enabled": False,
+            "id": GUILD_ID,
+            "name": "Test server",
+            "icon": None,
+            "owner_id": USER_ID,
+            "roles": [everyone],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "channels": [channel],
+            "threads": [],
+            "members": [member],
+            "member_count": 2,
+            "presences": [],
+            "voice_states": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "large": False,
+            "unavailable": False,
+            "joined_at": TIMESTAMP,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "system_channel_flags": 0,
+            "premium_progress_bar_enabled": False,
         }
 
     # -- REST ----------------------------------------------------------------------------
@@ -203,8 +242,9 @@ class FakeDiscord:
             else:
                 raw = await request.read()
                 body = json.loads(raw) if raw else None
-        recorded = Recorded(request.method, path, dict(request.query), body, time.monotonic(),
-                            content_type)
+        recorded = Recorded(
+            request.method, path, dict(request.query), body, time.monotonic(), content_type
+        )
         async with self.changed:
             self.requests.append(recorded)
             self.changed.notify_all()
@@ -221,11 +261,21 @@ class FakeDiscord:
     def _message(self, body: dict[str, Any] | None, channel_id: str) -> dict[str, Any]:
         body = body or {}
         return {
-            "id": self.snowflake(), "channel_id": channel_id, "author": BOT_USER,
-            "content": body.get("content") or "", "timestamp": TIMESTAMP,
-            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
-            "mention_roles": [], "attachments": [], "embeds": body.get("embeds") or [],
-            "pinned": False, "type": 0, "flags": body.get("flags") or 0,
+            "id": self.snowflake(),
+            "channel_id": channel_id,
+            "author": BOT_USER,
+            "content": body.get("content") or "",
+            "timestamp": TIMESTAMP,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": body.get("flags") or 0,
             "components": body.get("components") or [],
         }
 
@@ -234,17 +284,40 @@ class FakeDiscord:
         if path == "/users/@me":
             return self._json(BOT_USER)
         if path == "/oauth2/applications/@me":
-            return self._json({
-                "id": APP_ID, "name": "Verbatim", "icon": None, "description": "",
-                "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64,
-                "flags": 0, "owner": USER, "team": None, "summary": "", "bot": BOT_USER,
-            })
+            return self._json(
+                {
+                    "id": APP_ID,
+                    "name": "Verbatim",
+                    "icon": None,
+                    "description": "",
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "verify_key": "0" * 64,
+                    "flags": 0,
+                    "owner": USER,
+                    "team": None,
+                    "summary": "",
+                    "bot": BOT_USER,
+                }
+            )
         if path in ("/gateway", "/gateway/bot"):
-            return self._json({"url": self.gateway_url, "shards": 1, "session_start_limit": {
-                "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+            return self._json(
+                {
+                    "url": self.gateway_url,
+                    "shards": 1,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 1000,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            )
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
-            commands = [{**c, "id": self.snowflake(), "application_id": APP_ID, "version": "1"}
-                        for c in body or []]
+            commands = [
+                {**c, "id": self.snowflake(), "application_id": APP_ID, "version": "1"}
+                for c in body or []
+            ]
             return self._json(commands)
         if parts[0] == "applications" and parts[-1] == "commands":
             return self._json([])
@@ -253,11 +326,14 @@ class FakeDiscord:
                 return web.Response(status=204)
             response_type = (body or {}).get("type")
             data = (body or {}).get("data") or {}
-            result: dict[str, Any] = {"interaction": {
-                "id": parts[1], "type": 2,
-                "response_message_loading": response_type == 5,
-                "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
-            }}
+            result: dict[str, Any] = {
+                "interaction": {
+                    "id": parts[1],
+                    "type": 2,
+                    "response_message_loading": response_type == 5,
+                    "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
+                }
+            }
             if response_type in (4, 5, 7):
                 message = self._message(data, CHANNEL_ID)
                 result["interaction"]["response_message_id"] = message["id"]
@@ -278,6 +354,7 @@ class FakeDiscord:
     # -- helpers for tests ---------------------------------------------------------------
     async def wait_for(self, predicate: Any, timeout: float = 30.0) -> list[Recorded]:
         """Wait until the recorded requests satisfy a predicate; return the matching ones."""
+
         async def matched() -> list[Recorded]:
             async with self.changed:
                 while True:
@@ -285,38 +362,85 @@ class FakeDiscord:
                     if found:
                         return found
                     await self.changed.wait()
+
         return await asyncio.wait_for(matched(), timeout)
 
-    def interaction(self, name: str, options: list[dict[str, Any]] | None = None,
-                    *, user: dict[str, Any] | None = None) -> dict[str, Any]:
+    def interaction(
+        self,
+        name: str,
+        options: list[dict[str, Any]] | None = None,
+        *,
+        user: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Build an INTERACTION_CREATE payload for a slash command in the test guild."""
         return {
-            "id": self.snowflake(), "application_id": APP_ID, "type": 2,
-            "token": f"token-{self.snowflake()}", "version": 1,
+            "id": self.snowflake(),
+            "application_id": APP_ID,
+            "type": 2,
+            "token": f"token-{self.snowflake()}",
+            "version": 1,
             "data": {"id": self.snowflake(), "name": name, "type": 1, "options": options or []},
-            "guild_id": GUILD_ID, "channel_id": CHANNEL_ID,
-            "channel": {"id": CHANNEL_ID, "type": 0, "guild_id": GUILD_ID, "name": "general",
-                        "permissions": "2248473465835073"},
-            "member": {"user": user or USER, "roles": [], "joined_at": TIMESTAMP, "deaf": False,
-                       "mute": False, "flags": 0, "permissions": "2248473465835073"},
-            "app_permissions": "2248473465835073", "locale": "en-US", "guild_locale": "en-US",
-            "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0,
+            "guild_id": GUILD_ID,
+            "channel_id": CHANNEL_ID,
+            "channel": {
+                "id": CHANNEL_ID,
+                "type": 0,
+                "guild_id": GUILD_ID,
+                "name": "general",
+                "permissions": "2248473465835073",
+            },
+            "member": {
+                "user": user or USER,
+                "roles": [],
+                "joined_at": TIMESTAMP,
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "permissions": "2248473465835073",
+            },
+            "app_permissions": "2248473465835073",
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": GUILD_ID},
+            "context": 0,
             "attachment_size_limit": 26214400,
         }
 
-    def message(self, content: str, *, mentions_bot: bool = True, dm: bool = False,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def message(
+        self,
+        content: str,
+        *,
+        mentions_bot: bool = True,
+        dm: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Build a MESSAGE_CREATE payload from the test user."""
         data: dict[str, Any] = {
-            "id": self.snowflake(), "channel_id": DM_CHANNEL_ID if dm else CHANNEL_ID,
-            "author": USER, "content": content, "timestamp": TIMESTAMP,
-            "edited_timestamp": None, "tts": False, "mention_everyone": False,
-            "mentions": [BOT_USER] if mentions_bot else [], "mention_roles": [],
-            "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0,
+            "id": self.snowflake(),
+            "channel_id": DM_CHANNEL_ID if dm else CHANNEL_ID,
+            "author": USER,
+            "content": content,
+            "timestamp": TIMESTAMP,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [BOT_USER] if mentions_bot else [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
             "components": [],
         }
         if not dm:
             data["guild_id"] = GUILD_ID
-            data["member"] = {"roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False,
-                              "flags": 0}
+            data["member"] = {
+                "roles": [],
+                "joined_at": TIMESTAMP,
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            }
         return {**data, **(extra or {})}

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from index import Engine, QuestionError
 from tests.conftest import SHARED
 
-SEED = [json.loads(line) for line in (SHARED / "eval" / "seed_dev.jsonl").read_text().splitlines() if line.strip()]
+SEED = [
+    json.loads(line)
+    for line in (SHARED / "eval" / "seed_dev.jsonl").read_text().splitlines()
+    if line.strip()
+]
 
 
 @pytest.mark.parametrize("case", [c for c in SEED if not c.get("abstain")], ids=lambda c: c["id"])
-def test_answerable_dev_questions_are_quoted(engine: Engine, case: dict) -> None:
+def test_answerable_dev_questions_are_quoted(engine: Engine, case: dict[str, Any]) -> None:
     answer = engine.ask(case["question"])
     assert answer.answered
     quoted = " ".join(q.text for q in answer.quotes)
@@ -22,7 +27,7 @@ def test_answerable_dev_questions_are_quoted(engine: Engine, case: dict) -> None
 
 
 @pytest.mark.parametrize("case", [c for c in SEED if c.get("abstain")], ids=lambda c: c["id"])
-def test_unanswerable_dev_questions_abstain(engine: Engine, case: dict) -> None:
+def test_unanswerable_dev_questions_abstain(engine: Engine, case: dict[str, Any]) -> None:
     answer = engine.ask(case["question"])
     assert not answer.answered and answer.quotes == [] and "don't contain" in answer.reason
 
@@ -56,7 +61,7 @@ def test_max_quotes_is_respected(engine: Engine) -> None:
 
 @pytest.mark.parametrize("question", ["", "   ", "?!", "x" * 5000])
 def test_bad_questions_raise_a_clear_error(engine: Engine, question: str) -> None:
-    with pytest.raises(QuestionError, match="empty|limit|no words"):
+    with pytest.raises(QuestionError, match=r"empty|limit|no words"):
         engine.ask(question)
 
 

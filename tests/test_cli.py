@@ -21,12 +21,19 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def run(workdir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    workdir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
     clean["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=workdir, input=stdin, capture_output=True,
-        text=True, env={**clean, **(env or {})}, timeout=300,
+        [sys.executable, "-m", "bot", *args],
+        cwd=workdir,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=300,
     )
 
 
@@ -41,9 +48,18 @@ def test_index_then_ask_json(workdir: Path) -> None:
     data = json.loads(result.stdout)
     assert data["question"] == "Who did Stoltenberg speak with?" and data["answered"] is True
     quote = data["quotes"][0]
-    assert set(quote) == {"document", "title", "paragraph", "start", "end", "text", "score", "highlight"}
+    assert set(quote) == {
+        "document",
+        "title",
+        "paragraph",
+        "start",
+        "end",
+        "text",
+        "score",
+        "highlight",
+    }
     source = (workdir / "corpus" / "dirty-bomb-claims.txt").read_text(encoding="utf-8")
-    assert source[quote["start"]:quote["end"]] == quote["text"]
+    assert source[quote["start"] : quote["end"]] == quote["text"]
     assert "Lloyd Austin" in quote["text"] and set(quote["highlight"]) == {"start", "end"}
 
 
@@ -61,7 +77,11 @@ def test_summary_json_and_topic(workdir: Path) -> None:
 
 
 def test_chat_reads_questions_until_quit(workdir: Path) -> None:
-    result = run(workdir, "chat", stdin="Who is Jens Stoltenberg?\n/sources\n\n/summary Gerasimov\n/quit\nnever read\n")
+    result = run(
+        workdir,
+        "chat",
+        stdin="Who is Jens Stoltenberg?\n/sources\n\n/summary Gerasimov\n/quit\nnever read\n",
+    )
     assert result.returncode == 0
     assert "the chairman of NATO" in result.stdout
     assert "dirty-bomb-claims" in result.stdout and "15 paragraphs" in result.stdout

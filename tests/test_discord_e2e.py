@@ -13,9 +13,17 @@ from typing import Any
 import pytest
 
 from tests.conftest import DiscordRig
-from tests.fake_discord import APP_ID, BOT_USER, CHANNEL_ID, DM_CHANNEL_ID, USER, FakeDiscord, Recorded
+from tests.fake_discord import (
+    APP_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    USER,
+    FakeDiscord,
+    Recorded,
+)
 
-NO_PINGS = {"parse": []}
+NO_PINGS: dict[str, list[str]] = {"parse": []}
 _users = itertools.count(920000000000000000)
 
 
@@ -44,7 +52,12 @@ def reply_to(message: dict[str, Any]):
         if not isinstance(r.body, dict):
             return False
         ref = r.body.get("message_reference") or {}
-        return r.method == "POST" and r.path.endswith("/messages") and str(ref.get("message_id")) == message["id"]
+        return (
+            r.method == "POST"
+            and r.path.endswith("/messages")
+            and str(ref.get("message_id")) == message["id"]
+        )
+
     return matches
 
 
@@ -59,8 +72,12 @@ def text_of(body: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-async def slash(fake: FakeDiscord, name: str, options: list[dict[str, Any]] | None = None,
-                user: dict[str, Any] | None = None) -> tuple[dict[str, Any], float]:
+async def slash(
+    fake: FakeDiscord,
+    name: str,
+    options: list[dict[str, Any]] | None = None,
+    user: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], float]:
     payload = fake.interaction(name, options, user=user or new_user())
     sent = time.monotonic()
     await fake.dispatch("INTERACTION_CREATE", payload)
@@ -71,8 +88,11 @@ async def slash(fake: FakeDiscord, name: str, options: list[dict[str, Any]] | No
 def no_spec_errors(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture):
     """Every body the bot sent must satisfy Discord's spec and limits; nothing may log errors."""
     yield
-    problems = [r.getMessage() for r in caplog.records
-                if r.levelno >= logging.ERROR or "heartbeat blocked" in r.getMessage()]
+    problems = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.ERROR or "heartbeat blocked" in r.getMessage()
+    ]
     assert problems == []
     if "rig" in request.fixturenames:
         rig: DiscordRig = request.getfixturevalue("rig")
@@ -81,7 +101,9 @@ def no_spec_errors(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixt
 
 
 async def test_commands_sync_globally_with_descriptions(rig: DiscordRig) -> None:
-    put = await rig.fake.wait_for(lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands")
+    put = await rig.fake.wait_for(
+        lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands"
+    )
     commands = {c["name"]: c for c in put[-1].body}
     assert set(commands) == {"ask", "summary", "sources", "help"}
     assert commands["ask"]["description"].startswith("Answer a question")
@@ -152,8 +174,9 @@ async def test_direct_message_is_answered(rig: DiscordRig) -> None:
 
 async def test_channel_messages_without_a_mention_are_ignored(rig: DiscordRig) -> None:
     ignored = rig.fake.message("Who is Ben Wallace?", mentions_bot=False)
-    everyone = rig.fake.message("@everyone Who is Ben Wallace?", mentions_bot=False,
-                                extra={"mention_everyone": True})
+    everyone = rig.fake.message(
+        "@everyone Who is Ben Wallace?", mentions_bot=False, extra={"mention_everyone": True}
+    )
     marker = rig.fake.message(f"<@{BOT_USER['id']}> Who is Valery Gerasimov?")
     for message in (ignored, everyone, marker):
         await rig.fake.dispatch("MESSAGE_CREATE", message)
@@ -164,7 +187,9 @@ async def test_channel_messages_without_a_mention_are_ignored(rig: DiscordRig) -
 async def test_a_rate_limited_followup_is_retried(rig: DiscordRig) -> None:
     rig.fake.rate_limits["POST webhooks"] = 1
     payload, _ = await slash(rig.fake, "ask", [option("question", "Who is Ben Wallace?")])
-    attempts = await rig.fake.wait_for(lambda r: len([x for x in rig.fake.requests if followup_for(payload)(x)]) >= 2)
+    attempts = await rig.fake.wait_for(
+        lambda r: len([x for x in rig.fake.requests if followup_for(payload)(x)]) >= 2
+    )
     attempts = [r for r in attempts if followup_for(payload)(r)]
     assert len(attempts) == 2
     assert attempts[0].body == attempts[1].body
@@ -174,7 +199,9 @@ async def test_a_rate_limited_followup_is_retried(rig: DiscordRig) -> None:
 
 async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> None:
     user = new_user()
-    payload, _ = await slash(rig.fake, "ask", [option("question", "Who did Stoltenberg speak with?")], user=user)
+    payload, _ = await slash(
+        rig.fake, "ask", [option("question", "Who did Stoltenberg speak with?")], user=user
+    )
     followup = (await rig.fake.wait_for(followup_for(payload)))[0]
     body = followup.body
     buttons = {c["label"]: c for row in body["components"] for c in row["components"]}
@@ -182,11 +209,19 @@ async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> 
 
     async def press(label: str) -> dict[str, Any]:
         click = rig.fake.interaction("", user=user)
-        click.update(type=3, data={"custom_id": buttons[label]["custom_id"], "component_type": 2},
-                     message={**rig.fake.message(""), "id": followup.response["id"], "author": BOT_USER,
-                              "components": body["components"]})
+        click.update(
+            type=3,
+            data={"custom_id": buttons[label]["custom_id"], "component_type": 2},
+            message={
+                **rig.fake.message(""),
+                "id": followup.response["id"],
+                "author": BOT_USER,
+                "components": body["components"],
+            },
+        )
         await rig.fake.dispatch("INTERACTION_CREATE", click)
-        return (await rig.fake.wait_for(callback_for(click)))[0].body
+        reply: dict[str, Any] = (await rig.fake.wait_for(callback_for(click)))[0].body
+        return reply
 
     more = await press("More quotes")
     assert more["type"] == 4 and more["data"]["flags"] & 64
@@ -204,7 +239,9 @@ async def test_cooldown_answers_privately(rig: DiscordRig) -> None:
     user = new_user()
     bodies = []
     for _ in range(4):
-        payload, _ = await slash(rig.fake, "ask", [option("question", "Who is Ben Wallace?")], user=user)
+        payload, _ = await slash(
+            rig.fake, "ask", [option("question", "Who is Ben Wallace?")], user=user
+        )
         bodies.append((await rig.fake.wait_for(callback_for(payload)))[0].body)
     assert [b["type"] for b in bodies] == [5, 5, 5, 4]
     assert "Slow down" in bodies[-1]["data"]["content"] and bodies[-1]["data"]["flags"] & 64
@@ -225,7 +262,9 @@ BAD_INPUT = {
 
 
 @pytest.mark.parametrize("question", BAD_INPUT.values(), ids=BAD_INPUT.keys())
-async def test_bad_input_gets_a_clear_reply_that_pings_nobody(rig: DiscordRig, question: str) -> None:
+async def test_bad_input_gets_a_clear_reply_that_pings_nobody(
+    rig: DiscordRig, question: str
+) -> None:
     payload, _ = await slash(rig.fake, "ask", [option("question", question)])
     callback = (await rig.fake.wait_for(callback_for(payload)))[0].body
     if callback["type"] == 4:  # rejected before deferring: a private explanation
@@ -251,13 +290,21 @@ async def test_mention_with_only_a_mention_gets_a_hint(rig: DiscordRig) -> None:
 
 
 async def test_fifty_concurrent_asks_are_acknowledged_in_time(rig: DiscordRig) -> None:
-    questions = ["Who spoke with whom?", "Who is Ben Wallace?", "What did the joint statement say?",
-                 "Why keep channels of communication open?", "What is a dirty bomb?"]
+    questions = [
+        "Who spoke with whom?",
+        "Who is Ben Wallace?",
+        "What did the joint statement say?",
+        "Why keep channels of communication open?",
+        "What is a dirty bomb?",
+    ]
     heartbeats_before = len(rig.fake.heartbeats)
     started = time.monotonic()
-    sent = await asyncio.gather(*(
-        slash(rig.fake, "ask", [option("question", questions[i % len(questions)])]) for i in range(50)
-    ))
+    sent = await asyncio.gather(
+        *(
+            slash(rig.fake, "ask", [option("question", questions[i % len(questions)])])
+            for i in range(50)
+        )
+    )
     acks = []
     for payload, at in sent:
         callback = (await rig.fake.wait_for(callback_for(payload)))[0]
@@ -271,11 +318,13 @@ async def test_fifty_concurrent_asks_are_acknowledged_in_time(rig: DiscordRig) -
     beats = [b for b in rig.fake.heartbeats[heartbeats_before:]]
     interval = rig.fake.heartbeat_interval_ms / 1000
     assert len(beats) >= int(elapsed / interval) - 1  # a heartbeat every interval, none skipped
-    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(beats)]
     assert not gaps or max(gaps) < 2 * interval
     acks.sort()
-    print(f"\n50 concurrent /ask: ack p50 {acks[24]*1000:.1f} ms, p99 {acks[48]*1000:.1f} ms, "
-          f"max {acks[-1]*1000:.1f} ms; all answered in {elapsed:.1f} s")
+    print(
+        f"\n50 concurrent /ask: ack p50 {acks[24] * 1000:.1f} ms, p99 {acks[48] * 1000:.1f} ms, "
+        f"max {acks[-1] * 1000:.1f} ms; all answered in {elapsed:.1f} s"
+    )
 
 
 async def test_health_file_is_touched_while_connected(rig: DiscordRig) -> None:

@@ -29,19 +29,25 @@ def minimal_pdf(text: str) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return bytes(out)
 
 
 def test_each_format_is_read_with_its_title_and_exact_paragraphs(tmp_path: Path) -> None:
     (tmp_path / "plain-notes.txt").write_text("First line.\nSecond line.\r\n")
-    (tmp_path / "guide.md").write_text("---\ntitle: The Guide\nsource_url: https://example.org/g\n---\n# Heading\n\nPara one.\n\nPara two.\n")
+    (tmp_path / "guide.md").write_text(
+        "---\ntitle: The Guide\nsource_url: https://example.org/g\n---\n# Heading\n\nPara one.\n\nPara two.\n"
+    )
     (tmp_path / "page.html").write_text(
         "<html><head><title>A Page</title><style>p{}</style></head><body>"
         "<p>Hello &amp; welcome.</p><script>alert(1)</script><p>Bye.</p></body></html>"
     )
     (tmp_path / "paper.pdf").write_bytes(minimal_pdf(MINIMAL_PDF_TEXT))
-    (tmp_path / "plain-notes.meta.json").write_text(json.dumps({"title": "Notes", "date": "2024-01-02"}))
+    (tmp_path / "plain-notes.meta.json").write_text(
+        json.dumps({"title": "Notes", "date": "2024-01-02"})
+    )
     corpus = load_corpus(tmp_path)
     assert corpus.problems == []
     docs = {d.doc_id: d for d in corpus.documents}
@@ -93,6 +99,10 @@ def test_missing_corpus_folder_is_a_problem_not_a_crash(tmp_path: Path) -> None:
 
 def test_paragraphs_split_on_blank_lines_when_present() -> None:
     text = "One line\nstill one.\n\n  Two.  \n\n\nThree."
-    assert [text[a:b] for a, b in paragraph_spans(text)] == ["One line\nstill one.", "Two.", "Three."]
+    assert [text[a:b] for a, b in paragraph_spans(text)] == [
+        "One line\nstill one.",
+        "Two.",
+        "Three.",
+    ]
     tail = "a\nb\n\n"
     assert [tail[a:b] for a, b in paragraph_spans(tail)] == ["a\nb"]

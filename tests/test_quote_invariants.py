@@ -11,8 +11,28 @@ from hypothesis import strategies as st
 from index import Engine, EngineSettings
 from tests.hashing_encoder import HashingEncoder
 
-WORDS = ["Mr.", "Dr.", "the", "minister", "spoke", "with", "NATO", "“quoted”", "U.S.", "bomb",
-         "café", "naïve", "48", "hours", "—", "Paris", "(aside)", "e.g.", "Ukraine", "said:"]
+WORDS = [
+    "Mr.",
+    "Dr.",
+    "the",
+    "minister",
+    "spoke",
+    "with",
+    "NATO",
+    "“quoted”",
+    "U.S.",
+    "bomb",
+    "café",
+    "naïve",
+    "48",
+    "hours",
+    "—",
+    "Paris",
+    "(aside)",
+    "e.g.",
+    "Ukraine",
+    "said:",
+]
 sentence = st.lists(st.sampled_from(WORDS), min_size=1, max_size=12).map(
     lambda words: " ".join(words) + st_punct(words)
 )
@@ -28,9 +48,12 @@ separator = st.sampled_from(["\n", "\n\n", "\r\n", "\n \n"])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(documents=st.lists(st.tuples(document, separator), min_size=1, max_size=3),
-       question=st.lists(st.sampled_from([w for w in WORDS if w.isalpha()]), min_size=1,
-                         max_size=6).map(" ".join))
+@given(
+    documents=st.lists(st.tuples(document, separator), min_size=1, max_size=3),
+    question=st.lists(
+        st.sampled_from([w for w in WORDS if w.isalpha()]), min_size=1, max_size=6
+    ).map(" ".join),
+)
 def test_every_quote_is_an_exact_slice_of_its_document(documents, question) -> None:
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "corpus"

@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.render import (
-    answer_embeds, embeds_size, escape, more_quotes_embeds, shorten, sources_embeds, summary_embeds,
+    answer_embeds,
+    embeds_size,
+    escape,
+    more_quotes_embeds,
+    shorten,
+    sources_embeds,
+    summary_embeds,
 )
 from index import Answer, Highlight, Quote, SourceInfo, Summary
 from tests.discord_spec import limit_errors
 
-PIECES = [*"ab *_~`|>\\@#<&:!\n", "@everyone", "```", "<@123456789012345678>", "é", "🔥", "word " * 40]
+PIECES = [
+    *"ab *_~`|>\\@#<&:!\n",
+    "@everyone",
+    "```",
+    "<@123456789012345678>",
+    "é",
+    "🔥",
+    "word " * 40,
+]
 nasty = st.lists(st.sampled_from(PIECES), max_size=400).map("".join)
 
 
 def quote(text: str, number: int = 1) -> Quote:
     third = len(text) // 3
-    return Quote(f"doc{number}", "T" * 300 + text[:50], number, 0, len(text), text, 0.5,
-                 Highlight(third, max(third + 1, 2 * third)))
+    return Quote(
+        f"doc{number}",
+        "T" * 300 + text[:50],
+        number,
+        0,
+        len(text),
+        text,
+        0.5,
+        Highlight(third, max(third + 1, 2 * third)),
+    )
 
 
-def message(embeds) -> dict:
+def message(embeds: list[Any]) -> dict[str, Any]:
     return {"embeds": [e.to_dict() for e in embeds]}
 
 
@@ -42,7 +66,9 @@ def test_answers_fit_discords_limits(texts: list[str], question: str) -> None:
 def test_summaries_and_sources_fit(texts: list[str]) -> None:
     quotes = [quote(t or "x", i) for i, t in enumerate(texts, 1)]
     assert limit_errors(message(summary_embeds(Summary(None, "topic", quotes, True)))) == []
-    sources = [SourceInfo(f"d{i}", t or "x", "f", 3, 9, None, None) for i, t in enumerate(texts * 3)]
+    sources = [
+        SourceInfo(f"d{i}", t or "x", "f", 3, 9, None, None) for i, t in enumerate(texts * 3)
+    ]
     embeds = sources_embeds(sources, ["broken.pdf"] * 50)
     assert limit_errors(message(embeds)) == [] and len(embeds[0].fields) <= 25
 
@@ -50,8 +76,18 @@ def test_summaries_and_sources_fit(texts: list[str]) -> None:
 def test_the_answering_sentence_is_bold_and_markdown_is_escaped() -> None:
     text = "Intro *with* stars. The **answer** is here. Outro."
     start = text.index("The")
-    q = Quote("d", "Title", 2, 0, len(text), text, 0.9, Highlight(start, start + len("The **answer** is here.")))
+    q = Quote(
+        "d",
+        "Title",
+        2,
+        0,
+        len(text),
+        text,
+        0.9,
+        Highlight(start, start + len("The **answer** is here.")),
+    )
     [embed] = answer_embeds(Answer("Who? @everyone", True, [q], []))
+    assert embed.description is not None and embed.title is not None
     assert "**The \\*\\*answer\\*\\* is here.**" in embed.description
     assert "Intro \\*with\\* stars." in embed.description
     assert "@\u200beveryone" in embed.title and "paragraph 2" in embed.description

