@@ -334,3 +334,23 @@ async def test_health_file_is_touched_while_connected(rig: DiscordRig) -> None:
             break
         await asyncio.sleep(0.1)
     assert health.exists() and time.time() - health.stat().st_mtime < 60
+
+
+async def test_commands_sync_to_the_dev_guild_when_configured(rig: DiscordRig) -> None:
+    from bot.client import VerbatimBot
+    from bot.settings import DiscordSettings
+    from tests.conftest import FAKE_TOKEN
+    from tests.fake_discord import GUILD_ID
+
+    settings = DiscordSettings(
+        token=FAKE_TOKEN, dev_guild_id=int(GUILD_ID), health_file=rig.feedback.parent / "dev-health"
+    )
+    bot = VerbatimBot(rig.bot.engine, settings)
+    task = asyncio.create_task(bot.start(FAKE_TOKEN))
+    try:
+        path = f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
+        put = await rig.fake.wait_for(lambda r: r.method == "PUT" and r.path == path)
+        assert {c["name"] for c in put[-1].body} == {"ask", "summary", "sources", "help"}
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 10)
