@@ -109,7 +109,7 @@ def startup(corpus: Path, index: Path) -> tuple[float, float]:
 
 def abstention(encoder: SentenceEncoder) -> dict[str, float]:
     passages = read_jsonl(SHARED_EVAL / "squad" / "passages_v2.jsonl")
-    ids = write_corpus(passages, CACHE / "squad2" / "corpus")
+    write_corpus(passages, CACHE / "squad2" / "corpus")
     engine, _ = build(CACHE / "squad2" / "corpus", CACHE / "squad2" / "index", encoder)
     cases = read_jsonl(SHARED_EVAL / "squad" / "abstain_dev.jsonl")
     abstained, relevance, cosine, should = [], [], [], []
@@ -123,7 +123,6 @@ def abstention(encoder: SentenceEncoder) -> dict[str, float]:
         should.append(bool(case["should_abstain"]))
     y = np.asarray(should)
     pred = np.asarray(abstained)
-    del ids
     return {
         "balanced accuracy": 0.5 * (pred[y].mean() + (~pred[~y]).mean()),
         "abstained when it should": pred[y].mean(),

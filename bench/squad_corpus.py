@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from index.documents import document_id
+
 SHARED_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 
 
@@ -22,8 +24,6 @@ def passage_file_name(pid: str) -> str:
 
 def write_corpus(passages: list[dict[str, Any]], folder: Path) -> dict[str, str]:
     """Write one .txt (and title sidecar) per passage; return doc id -> pid."""
-    import re
-
     folder.mkdir(parents=True, exist_ok=True)
     ids = {}
     for passage in passages:
@@ -33,5 +33,5 @@ def write_corpus(passages: list[dict[str, Any]], folder: Path) -> dict[str, str]
             text_path.write_text(passage["text"], encoding="utf-8")
             meta = {"title": passage["title"].replace("_", " ")}
             (folder / (name[:-4] + ".meta.json")).write_text(json.dumps(meta), encoding="utf-8")
-        ids[re.sub(r"[^a-z0-9/]+", "-", name[:-4]).strip("-/")] = passage["pid"]
+        ids[document_id(Path(name))] = passage["pid"]
     return ids

@@ -190,7 +190,8 @@ def _sidecar(path: Path) -> dict[str, str]:
     return {str(key): str(value) for key, value in data.items() if value is not None}
 
 
-def _slug(relative: Path) -> str:
+def document_id(relative: Path) -> str:
+    """Return the stable id of a file from its path below the corpus folder."""
     stem = relative.with_suffix("").as_posix().lower()
     return re.sub(r"[^a-z0-9/]+", "-", stem).strip("-/") or "document"
 
@@ -236,7 +237,7 @@ def load_corpus(folder: Path) -> Corpus:
     )
     for path in files:
         relative = path.relative_to(folder)
-        doc_id = _slug(relative)
+        doc_id = document_id(relative)
         if doc_id in used:  # a.txt beside a.md: keep ids unique and stable
             doc_id = f"{doc_id}-{path.suffix.lstrip('.').lower()}"
         try:

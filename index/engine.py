@@ -112,7 +112,7 @@ class Engine:
             candidates = [
                 c
                 for c in passage_candidates(searcher, hits, topic_text, wanted)
-                if searcher.index.documents.index(c.item) in positions
+                if int(searcher.doc_of_row[c.best_row]) in positions
             ]
             if not candidates or candidates[0].evidence.relevance < ANSWER_THRESHOLD:
                 where = f"'{document}'" if document else "the documents"
