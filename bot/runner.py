@@ -11,6 +11,7 @@ import sys
 import time
 
 import discord
+import yarl
 
 from bot.settings import DiscordSettings
 from index import ConfigError, Engine, EngineSettings, load_settings
@@ -72,6 +73,10 @@ def run() -> int:
         chat(Engine.open(engine_settings, show_progress=True))
         return 0
     discord.utils.setup_logging(level=logging.INFO)
+    if discord_settings.api_base:  # e.g. a shared rate-limit proxy in front of Discord
+        discord.http.Route.BASE = discord_settings.api_base.rstrip("/")
+    if discord_settings.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(discord_settings.gateway_url)
     engine = Engine.open(engine_settings, show_progress=True)
     from bot.client import VerbatimBot
 

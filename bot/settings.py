@@ -27,13 +27,20 @@ class DiscordSettings(BaseSettings):
     cooldown_seconds: float = Field(10.0, ge=0, le=3600, description="Length of that period.")
     feedback_file: Path = Field(Path("feedback.jsonl"), description="Where 👍/👎 are recorded.")
     engine_threads: int = Field(2, ge=1, le=32, description="Threads that run the engine.")
+    api_base: str | None = Field(
+        None, pattern=r"^https?://", description="REST base URL, e.g. a rate-limit proxy."
+    )
+    gateway_url: str | None = Field(
+        None, pattern=r"^wss?://", description="Gateway URL, when not Discord's own."
+    )
     health_file: Path = Field(
         Path("/tmp/verbatim.health"), description="Touched while connected; read by `health`."
     )
 
-    @field_validator("token", mode="before")
+    @field_validator("token", "dev_guild_id", "api_base", "gateway_url", mode="before")
     @classmethod
     def _blank_is_missing(cls, value: object) -> object:
+        # `.env.example` lists every variable, some left empty: empty means "not set".
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("token")
@@ -45,8 +52,3 @@ class DiscordSettings(BaseSettings):
                 "Developer Portal's Bot page)"
             )
         return value
-
-    @field_validator("dev_guild_id", mode="before")
-    @classmethod
-    def _blank_guild_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value

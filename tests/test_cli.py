@@ -127,3 +127,13 @@ def test_valid_token_shape_is_accepted_and_hidden() -> None:
 
     settings = DiscordSettings(token=FAKE_TOKEN)
     assert FAKE_TOKEN not in repr(settings) and FAKE_TOKEN not in str(settings.model_dump())
+
+
+def test_env_example_is_a_valid_configuration(workdir: Path) -> None:
+    shutil.copy(ROOT / ".env.example", workdir / ".env")
+    try:
+        result = run(workdir, "run")
+    finally:
+        (workdir / ".env").unlink()
+    assert result.returncode == 2
+    assert "No Discord token is set" in result.stderr and "Invalid configuration" not in result.stderr
