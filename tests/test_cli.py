@@ -136,4 +136,6 @@ def test_env_example_is_a_valid_configuration(workdir: Path) -> None:
     finally:
         (workdir / ".env").unlink()
     assert result.returncode == 2
-    assert "No Discord token is set" in result.stderr and "Invalid configuration" not in result.stderr
+    assert (
+        "No Discord token is set" in result.stderr and "Invalid configuration" not in result.stderr
+    )
