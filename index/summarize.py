@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from numpy.typing import NDArray
 
+from index.lexical import terms
 from index.results import Highlight, Quote
 from index.search import Hits, HybridSearcher, standardise
 
 # Standard deviations of score given up per unit of cosine to an already chosen sentence.
 REDUNDANCY_WEIGHT = 1.0
 LEAD_BONUS = 0.1
+CLOSENESS_WEIGHT = 0.2
 
 
 def _rows_of(searcher: HybridSearcher, documents: list[int]) -> NDArray[np.int64]:
@@ -23,15 +27,40 @@ def _vectors(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.fl
     return np.asarray(vectors.reconstruct_batch(rows), dtype=np.float32).reshape(len(rows), -1)
 
 
+def _sentence_text(searcher: HybridSearcher, row: int) -> str:
+    item = searcher.index.documents[int(searcher.doc_of_row[row])]
+    sentence = item.sentences[int(searcher.sentence_of_row[row])]
+    return item.document.text[sentence.start : sentence.end]
+
+
+def salience(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+    """Score sentences by how many of the text's recurring words (its subject) they carry."""
+    words = [set(terms(_sentence_text(searcher, int(row)))) for row in rows]
+    frequency = Counter(term for sentence in words for term in sentence)
+    # Words that recur are what the text is about (names, the key event); one-offs are detail.
+    scores = [
+        sum(np.log(frequency[t]) for t in sentence if frequency[t] > 1)
+        / max(1, len(sentence)) ** 0.5
+        for sentence in words
+    ]
+    return np.asarray(scores, dtype=np.float32)
+
+
 def centrality(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.float32]:
-    """Score rows by closeness to their documents' centre, with a small bonus for coming early."""
+    """Score rows as a summary would pick them: salient words, meaning near the centre, and lead."""
     vectors = _vectors(searcher, rows)
     centre = vectors.mean(axis=0)
     centre /= np.linalg.norm(centre) or 1.0
+    # The title heads every window, so closeness to the centre mostly measures the title's topic;
+    # it only breaks ties between equally salient sentences.
     closeness = vectors @ centre
     position = searcher.sentence_of_row[rows].astype(np.float32)
     count = np.maximum(1, np.bincount(searcher.doc_of_row[rows]).max())
-    scores = standardise(closeness) + LEAD_BONUS * (1 - position / count)
+    scores = (
+        standardise(salience(searcher, rows))
+        + CLOSENESS_WEIGHT * standardise(closeness)
+        + LEAD_BONUS * (1 - position / count)
+    )
     return np.asarray(scores, dtype=np.float32)
 
 

@@ -99,3 +99,8 @@ def test_summary_of_an_unknown_document_names_the_known_ones(engine: Engine) -> 
 def test_sources_lists_paragraph_counts(engine: Engine) -> None:
     [source] = engine.sources()
     assert (source.document, source.paragraphs) == ("dirty-bomb-claims", 15)
+
+
+def test_a_long_summary_names_the_people_at_the_centre_of_the_story(engine: Engine) -> None:
+    text = " ".join(q.text for q in engine.summary(length="long").quotes)
+    assert all(name in text for name in ("Shoigu", "Gerasimov", "Stoltenberg"))
