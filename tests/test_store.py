@@ -144,3 +144,11 @@ def test_repeated_paragraph_is_indexed_once(tmp_path: Path) -> None:
     paragraphs = {s.paragraph for s in item.sentences}
     assert 1 in paragraphs and 5 not in paragraphs  # paragraph 5 repeats paragraph 1
     assert len(paragraphs) == len(item.document.paragraphs) - 1
+
+
+def test_an_empty_corpus_says_so_instead_of_failing(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    engine = open_engine(tmp_path, HashingEncoder())
+    answer = engine.ask("Who spoke with whom?")
+    assert not answer.answered and "corpus is empty" in answer.reason
+    assert not engine.summary().answered and engine.sources() == []
