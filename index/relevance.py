@@ -14,7 +14,14 @@ QUESTION_WORDS = frozenset(
     describe list name give do doe did done have has had can could would should shall may might
     must i me my we our you your he him his she her its they them their this that these those
     there here about some any all other anoth also just onli veri so than too say said mention
-    happen mean think regard accord accordingli""".split()
+    happen mean think regard accord accordingli role job posit titl purpos""".split()
+)
+# "What is the X of Y": the passage must speak of X itself (the capital, the population),
+# not merely of Y, or the question is about something the documents don't cover.
+_FOCUS = re.compile(
+    r"^\W*(?:what|who|which)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:the\s+|a\s+|an\s+)?"
+    r"(?P<focus>[\w'-]+(?:\s+[\w'-]+){0,2}?)\s+(?:of|in|for|at|on|from)\s",
+    re.IGNORECASE,
 )
 # Questions that ask for a quantity or a time are only answered by text that has one.
 _WANTS_NUMBER = re.compile(
@@ -41,6 +48,7 @@ COSINE_FLOOR = 0.15
 COSINE_CEILING = 0.65
 COVERAGE_WEIGHT = 0.55
 MISSING_TYPE_PENALTY = 0.6
+MISSING_FOCUS_PENALTY = 0.5
 ANSWER_THRESHOLD = 0.25
 
 
@@ -51,6 +59,7 @@ class Evidence(NamedTuple):
     coverage: float
     type_ok: bool
     relevance: float
+    focus_ok: bool = True
 
 
 class QuestionTerms(NamedTuple):
@@ -87,12 +96,26 @@ def type_matches(question: str, passage: str) -> bool:
     return not (_WANTS_TIME.search(question) and not _TIME.search(passage))
 
 
+def focus_term(question: str) -> str | None:
+    """Return the stemmed head of X in "what is the X of Y", unless it is a question word."""
+    match = _FOCUS.search(question)
+    if not match:
+        return None
+    head = terms(match.group("focus"))
+    return head[-1] if head and head[-1] not in QUESTION_WORDS else None
+
+
 def judge(question: str, wanted: QuestionTerms, passage: str, cosine: float) -> Evidence:
-    """Blend meaning (cosine), wording (coverage) and answer type into one relevance."""
-    share = coverage(wanted, set(terms(passage)))
+    """Blend meaning (cosine), wording (coverage), answer type and focus into one relevance."""
+    passage_terms = set(terms(passage))
+    share = coverage(wanted, passage_terms)
     meaning = min(1.0, max(0.0, (cosine - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR)))
     relevance = COVERAGE_WEIGHT * share + (1 - COVERAGE_WEIGHT) * meaning
     fits = type_matches(question, passage)
     if not fits:
         relevance *= MISSING_TYPE_PENALTY
-    return Evidence(cosine, share, fits, relevance)
+    focus = focus_term(question)
+    focused = focus is None or focus in passage_terms
+    if not focused:
+        relevance *= MISSING_FOCUS_PENALTY
+    return Evidence(cosine, share, fits, relevance, focused)

@@ -104,3 +104,22 @@ def test_sources_lists_paragraph_counts(engine: Engine) -> None:
 def test_a_long_summary_names_the_people_at_the_centre_of_the_story(engine: Engine) -> None:
     text = " ".join(q.text for q in engine.summary(length="long").quotes)
     assert all(name in text for name in ("Shoigu", "Gerasimov", "Stoltenberg"))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the weather in Moscow?",
+        "What is the capital of France?",
+        "Who is the prime minister of the UK?",
+    ],
+)
+def test_questions_about_something_else_near_a_known_name_abstain(
+    engine: Engine, question: str
+) -> None:
+    assert not engine.ask(question).answered
+
+
+def test_the_focus_rule_still_answers_what_the_text_covers(engine: Engine) -> None:
+    answer = engine.ask("Who is the chief of the British defense command?")
+    assert answer.answered and "Tony Radakin" in answer.quotes[0].text
