@@ -71,6 +71,9 @@ def quote_body(quote: Quote, budget: int) -> str:
 def quote_citation(number: int, quote: Quote) -> str:
     """Return the bold citation line above a quote."""
     title = shorten(escape(quote.title), 120)
+    if quote.source_url and quote.source_url.startswith(("https://", "http://")):
+        # A masked link to the original; angle brackets would suppress the preview, not the link.
+        title = f"[{title}]({quote.source_url.replace(')', '%29')[:300]})"
     return f"**[{number}] {title}** · paragraph {quote.paragraph} · relevance {quote.score:.2f}"
 
 

@@ -99,3 +99,11 @@ def test_shorten_cuts_at_words_and_marks_the_cut() -> None:
     assert len(cut) <= 12 and cut.endswith("…") and cut.startswith("one two")
     assert not shorten("a\\" * 20, 10).endswith("\\…")
     assert escape("<@&1234567890123456789>") != "<@&1234567890123456789>"
+
+
+def test_a_source_url_becomes_a_link_in_the_citation() -> None:
+    q = Quote("d", "Title", 1, 0, 5, "Hello", 0.5, Highlight(0, 5), "https://example.org/a_(b)")
+    [embed] = answer_embeds(Answer("q", True, [q], []))
+    assert "[Title](https://example.org/a_(b%29)" in (embed.description or "")
+    local = q._replace(source_url="javascript:alert(1)")
+    assert "javascript" not in (answer_embeds(Answer("q", True, [local], []))[0].description or "")
