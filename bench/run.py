@@ -10,6 +10,7 @@ import argparse
 import platform
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -28,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODES = {"BM25 only": "keyword", "dense only": "dense", "engine (hybrid)": "hybrid"}
 
 
-def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident memory in MiB (Linux reports KiB)."""
-    return resource.getrusage(who).ru_maxrss / 1024
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -212,8 +213,6 @@ def main() -> None:
     corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
     ids = write_corpus(passages, corpus)
     if index.exists():
-        import shutil
-
         shutil.rmtree(index)  # time a build from nothing
     engine, seconds = build(corpus, index, encoder)
     units = engine.searcher.size

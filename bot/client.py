@@ -13,11 +13,11 @@ from discord.ext import commands
 
 from bot.cogs.errors import on_command_error
 from bot.feedback import FeedbackLog
+from bot.render import NO_PINGS
 from bot.settings import DiscordSettings
 from index import Engine
 
 log = logging.getLogger(__name__)
-NO_PINGS = discord.AllowedMentions.none()
 P = ParamSpec("P")
 T = TypeVar("T")
 

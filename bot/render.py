@@ -18,6 +18,8 @@ DESCRIPTION_BUDGET = 3800
 ELLIPSIS = "…"
 COLOUR = discord.Colour.from_rgb(88, 101, 242)
 ABSTAIN_COLOUR = discord.Colour.from_rgb(150, 150, 150)
+# Every message the bot sends uses this: nothing it echoes or quotes may ping anyone.
+NO_PINGS = discord.AllowedMentions.none()
 
 
 def escape(text: str) -> str:

@@ -8,11 +8,10 @@ import logging
 import discord
 
 from bot.feedback import FeedbackLog
-from bot.render import more_quotes_embeds
+from bot.render import NO_PINGS, more_quotes_embeds
 from index import Answer
 
 log = logging.getLogger(__name__)
-NO_PINGS = discord.AllowedMentions.none()
 
 
 class AnswerView(discord.ui.View):

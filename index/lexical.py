@@ -40,7 +40,7 @@ class _EnglishStemmer:
 
         self._snowball = Stemmer.Stemmer("english")
 
-    def stemWords(self, words: list[str]) -> list[str]:
+    def stemWords(self, words: list[str]) -> list[str]:  # PyStemmer's name, which bm25s calls
         return list(self._snowball.stemWords([IRREGULAR.get(w, w) for w in words]))
 
 

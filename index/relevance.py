@@ -59,14 +59,15 @@ class Evidence(NamedTuple):
     coverage: float
     type_ok: bool
     relevance: float
-    focus_ok: bool = True
+    focus_ok: bool
 
 
 class QuestionTerms(NamedTuple):
-    """A question's content terms with their weights."""
+    """A question's content terms with their weights, and the thing it asks about, if named."""
 
     terms: tuple[str, ...]
     weights: tuple[float, ...]
+    focus: str | None = None
 
 
 def question_terms(question: str, weights: TermWeights) -> QuestionTerms:
@@ -75,7 +76,7 @@ def question_terms(question: str, weights: TermWeights) -> QuestionTerms:
     for term in terms(question):
         if term not in QUESTION_WORDS and term not in seen:
             seen[term] = weights.idf(term)
-    return QuestionTerms(tuple(seen), tuple(seen.values()))
+    return QuestionTerms(tuple(seen), tuple(seen.values()), focus_term(question))
 
 
 def coverage(question: QuestionTerms, passage_terms: set[str]) -> float:
@@ -114,8 +115,7 @@ def judge(question: str, wanted: QuestionTerms, passage: str, cosine: float) -> 
     fits = type_matches(question, passage)
     if not fits:
         relevance *= MISSING_TYPE_PENALTY
-    focus = focus_term(question)
-    focused = focus is None or focus in passage_terms
+    focused = wanted.focus is None or wanted.focus in passage_terms
     if not focused:
         relevance *= MISSING_FOCUS_PENALTY
     return Evidence(cosine, share, fits, relevance, focused)

@@ -9,8 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import NO_PINGS, VerbatimBot
-from bot.render import answer_embeds, escape
+from bot.client import VerbatimBot
+from bot.cogs.errors import slow_down
+from bot.render import NO_PINGS, answer_embeds, escape
 from bot.views import AnswerView
 from index import Answer, QuestionError
 from index.questions import clean_question
@@ -92,7 +93,7 @@ class AskCog(commands.Cog):
             bucket.update_rate_limit() if bucket and self.bot.settings.cooldown_seconds else None
         )
         if retry_after:
-            await _reply(message, f"Slow down a little: try again in {retry_after:.0f} s.")
+            await _reply(message, slow_down(retry_after))
             return
         try:
             cleaned = self._clean(question)

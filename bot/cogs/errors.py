@@ -7,8 +7,14 @@ import logging
 import discord
 from discord import app_commands
 
+from bot.render import NO_PINGS
+
 log = logging.getLogger(__name__)
-NO_PINGS = discord.AllowedMentions.none()
+
+
+def slow_down(retry_after: float) -> str:
+    """Return the message for a user who is asking faster than the cooldown allows."""
+    return f"Slow down a little: try again in {retry_after:.0f} s."
 
 
 async def reply_privately(interaction: discord.Interaction, text: str) -> None:
@@ -24,7 +30,7 @@ async def on_command_error(
 ) -> None:
     """Tell the user what happened without exposing internals."""
     if isinstance(error, app_commands.CommandOnCooldown):
-        text = f"Slow down a little: try again in {error.retry_after:.0f} s."
+        text = slow_down(error.retry_after)
     elif isinstance(error, app_commands.CheckFailure):
         text = "You can't use that command here."
     else:

@@ -6,8 +6,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import NO_PINGS, VerbatimBot
-from bot.render import help_embeds, sources_embeds
+from bot.client import VerbatimBot
+from bot.render import NO_PINGS, help_embeds, sources_embeds
 
 
 class InfoCog(commands.Cog):
