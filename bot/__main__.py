@@ -6,7 +6,14 @@ import argparse
 import logging
 import sys
 
-from index import ConfigError, Engine, EngineSettings, QuestionError, load_settings
+from index import (
+    ConfigError,
+    Engine,
+    EngineSettings,
+    QuestionError,
+    VerifierError,
+    load_settings,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer one question with quotes")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument(
+        "--closest",
+        action="store_true",
+        help="when the documents don't answer, also show the closest passages (may not answer)",
+    )
     summary = commands.add_parser("summary", help="summarise a document, optionally on a topic")
     summary.add_argument("--topic", "-t")
     summary.add_argument("--doc", "-d", help="document id or title (default: all)")
@@ -64,9 +76,9 @@ def run_command(args: argparse.Namespace) -> int:
     elif command == "ask":
         answer = engine.ask(args.question)
         print(
-            console.as_json(answer)
+            console.as_json(answer, closest=args.closest)
             if args.json
-            else console.format_answer(answer, bold=sys.stdout.isatty())
+            else console.format_answer(answer, bold=sys.stdout.isatty(), closest=args.closest)
         )
     elif command == "summary":
         length: int | str = int(args.length) if str(args.length).isdigit() else args.length
@@ -85,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return run_command(args)
-    except (ConfigError, QuestionError) as error:
+    except (ConfigError, QuestionError, VerifierError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -39,10 +39,13 @@ def format_quote(number: int, quote: Quote, *, bold: bool = False) -> str:
     return f"{cite}\n{body}"
 
 
-def format_answer(answer: Answer, *, bold: bool = False) -> str:
-    """Render an answer, or the reason it abstained."""
+def format_answer(answer: Answer, *, bold: bool = False, closest: bool = False) -> str:
+    """Render an answer, or the reason it abstained (with the closest passages if asked)."""
     if not answer.answered:
-        return answer.reason
+        if not closest or not answer.closest:
+            return answer.reason
+        near = "\n\n".join(format_quote(n, q, bold=bold) for n, q in enumerate(answer.closest, 1))
+        return f"{answer.reason}\n\nClosest passages (may not answer):\n\n{near}"
     return "\n\n".join(format_quote(n, q, bold=bold) for n, q in enumerate(answer.quotes, 1))
 
 
@@ -64,9 +67,10 @@ def format_sources(engine: Engine) -> str:
     return "\n".join(rows + problems) or "No documents are indexed. Add files to the corpus folder."
 
 
-def as_json(value: Answer | Summary) -> str:
-    """Serialise an answer or summary for --json."""
-    return json.dumps(value.as_json(), ensure_ascii=False, indent=2)
+def as_json(value: Answer | Summary, *, closest: bool = False) -> str:
+    """Serialise an answer or summary for --json (an answer's closest passages if asked)."""
+    shape = value.as_json(closest=closest) if isinstance(value, Answer) else value.as_json()
+    return json.dumps(shape, ensure_ascii=False, indent=2)
 
 
 def chat(engine: Engine, read: Callable[[str], str] = input, out: TextIO = sys.stdout) -> None:

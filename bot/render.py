@@ -128,6 +128,18 @@ def more_quotes_embeds(answer: Answer) -> list[discord.Embed]:
     ]
 
 
+def closest_embeds(answer: Answer) -> list[discord.Embed]:
+    """Render the passages nearest to an unanswered question, marked as no answer."""
+    footer = "These passages came closest, but the verifier judged that none answers the question"
+    embed = quotes_embed(
+        "Closest passages (may not answer): " + escape(answer.question),
+        list(answer.closest),
+        footer,
+    )
+    embed.colour = ABSTAIN_COLOUR
+    return [embed]
+
+
 def summary_embeds(summary: Summary) -> list[discord.Embed]:
     """Render a summary as one embed of cited sentences in document order."""
     what = escape(summary.document or "all documents")

@@ -8,7 +8,7 @@ import logging
 import discord
 
 from bot.feedback import FeedbackLog
-from bot.render import NO_PINGS, more_quotes_embeds
+from bot.render import NO_PINGS, closest_embeds, more_quotes_embeds
 from index import Answer
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,8 @@ class AnswerView(discord.ui.View):
         self.feedback = feedback
         self.voters: set[int] = set()
         self.more.disabled = not answer.more
+        if answer.answered or not answer.closest:
+            self.remove_item(self.closest)
         if not answer.answered:
             self.remove_item(self.more)
 
@@ -33,6 +35,17 @@ class AnswerView(discord.ui.View):
         """Send the passages that ranked after the answer's quotes."""
         await interaction.response.send_message(
             embeds=more_quotes_embeds(self.answer), ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    @discord.ui.button(
+        label="Closest passages (may not answer)", style=discord.ButtonStyle.secondary, emoji="🔎"
+    )
+    async def closest(
+        self, interaction: discord.Interaction, button: discord.ui.Button[AnswerView]
+    ) -> None:
+        """Show, to the asker alone, the passages that came nearest but were judged no answer."""
+        await interaction.response.send_message(
+            embeds=closest_embeds(self.answer), ephemeral=True, allowed_mentions=NO_PINGS
         )
 
     @discord.ui.button(label="Helpful", style=discord.ButtonStyle.secondary, emoji="👍")

@@ -8,13 +8,15 @@ import threading
 from index.answering import passage_candidates, select_quotes
 from index.documents import CorpusProblem, load_corpus
 from index.embedding import Encoder, SentenceEncoder
+from index.judging import closest_quotes, reranked, verified_quotes, verify
 from index.questions import QuestionError, clean_question
 from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.search import HybridSearcher
 from index.settings import EngineSettings, load_settings
-from index.store import SyncReport, sync_index
+from index.store import SyncReport, record_verifier, sync_index
 from index.summarize import summarise
+from index.verifier import Verifier, load_verifier
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,16 @@ class Engine:
     last_sync: SyncReport
 
     def __init__(
-        self, settings: EngineSettings, encoder: Encoder, *, show_progress: bool = False
+        self,
+        settings: EngineSettings,
+        encoder: Encoder,
+        *,
+        verifier: Verifier | None = None,
+        show_progress: bool = False,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
+        self.verifier = verifier
         self._lock = threading.Lock()
         self.reindex(show_progress=show_progress)
 
@@ -44,12 +52,14 @@ class Engine:
         settings: EngineSettings | None = None,
         *,
         encoder: Encoder | None = None,
+        verifier: Verifier | None = None,
         show_progress: bool = False,
     ) -> Engine:
         """Load the corpus and bring its index up to date, embedding only what changed."""
         settings = settings or load_settings(EngineSettings)
         encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
-        return cls(settings, encoder, show_progress=show_progress)
+        verifier = verifier or load_verifier(settings.verifier)
+        return cls(settings, encoder, verifier=verifier, show_progress=show_progress)
 
     def reindex(self, *, show_progress: bool = False) -> SyncReport:
         """Re-read the corpus folder and update the index for what changed."""
@@ -59,6 +69,8 @@ class Engine:
         index, report = sync_index(
             self.settings.index_dir, corpus.documents, self.encoder, show_progress=show_progress
         )
+        if self.verifier is not None:
+            record_verifier(self.settings.index_dir, self.verifier.folder, self.verifier.sha256)
         searcher = HybridSearcher(index, self.encoder)
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
         with self._lock:
@@ -75,20 +87,36 @@ class Engine:
         hits = searcher.search(text)
         candidates = passage_candidates(searcher, hits, text, wanted)
         limit = max_quotes or self.settings.max_quotes
-        quotes, more = select_quotes(searcher, hits, candidates, wanted, limit)
+        if self.verifier is None:
+            quotes, more = select_quotes(searcher, hits, candidates, wanted, limit)
+            return (
+                Answer(text, True, quotes, more)
+                if quotes
+                else Answer(text, False, [], [], NOT_FOUND)
+            )
+        verdicts = verify(searcher, hits, candidates, text, self.verifier)
+        quotes, more = verified_quotes(verdicts, self.verifier.threshold, limit)
         if not quotes:
-            return Answer(text, False, [], [], NOT_FOUND)
+            return Answer(text, False, [], [], NOT_FOUND, tuple(closest_quotes(verdicts)))
         return Answer(text, True, quotes, more)
 
-    def search(self, question: str, *, k: int = 10, mode: str = "hybrid") -> list[Passage]:
-        """Rank paragraphs for a question without deciding whether they answer it."""
+    def search(
+        self, question: str, *, k: int = 10, mode: str = "hybrid", rerank: bool = True
+    ) -> list[Passage]:
+        """Rank paragraphs for a question (reordered by the verifier when there is one)."""
         text = clean_question(question, max_chars=self.settings.max_question_chars)
         searcher = self.searcher
         wanted = question_terms(text, searcher.term_weights)
         hits = searcher.search(text, mode=mode)
+        candidates = passage_candidates(searcher, hits, text, wanted, limit=max(k, 12))
+        relevance = {id(c): c.evidence.relevance for c in candidates}
+        if rerank and self.verifier is not None:
+            verdicts = verify(searcher, hits, candidates, text, self.verifier)
+            relevance.update({id(v.candidate): v.probability for v in verdicts})
+            candidates = reranked(verdicts, candidates)
         return [
-            Passage(c.item.document.doc_id, c.paragraph, c.fused, c.evidence.relevance)
-            for c in passage_candidates(searcher, hits, text, wanted, limit=k)
+            Passage(c.item.document.doc_id, c.paragraph, c.fused, relevance[id(c)])
+            for c in candidates[:k]
         ]
 
     def summary(

@@ -31,6 +31,11 @@ class EngineSettings(BaseSettings):
         min_length=1,
         description="Sentence-transformers model name or local path; the default ships offline.",
     )
+    verifier: str = Field(
+        "bundled",
+        min_length=1,
+        description="Answer verifier: 'bundled' (shipped weights), a folder, or 'off' (heuristic).",
+    )
     batch_size: int = Field(64, ge=1, le=4096, description="Sentences embedded per batch.")
     max_quotes: int = Field(3, ge=1, le=3, description="Quotes in one answer.")
     max_question_chars: int = Field(

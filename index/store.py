@@ -315,3 +315,20 @@ def sync_index(
         report.wrote = True
     report.seconds = time.perf_counter() - started
     return index, report
+
+
+def record_verifier(folder: Path, location: Path, sha256: str) -> None:
+    """Note in the manifest which verifier weights judge answers from this index."""
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        entry = {"path": str(location), "sha256": sha256}
+        if manifest.get("verifier") == entry:
+            return
+        manifest["verifier"] = entry
+        _write_atomically(
+            path, lambda temporary: temporary.write_text(json.dumps(manifest, indent=2), "utf-8")
+        )
+    except (OSError, ValueError, AttributeError) as error:
+        # A read-only index still answers; the record is for operators, not for loading.
+        log.warning("Could not record the verifier in %s: %s", path, error)

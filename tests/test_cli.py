@@ -56,8 +56,10 @@ def test_index_then_ask_json(workdir: Path) -> None:
         "end",
         "text",
         "score",
+        "verifier",
         "highlight",
     }
+    assert 0.0 < quote["verifier"] <= 1.0
     source = (workdir / "corpus" / "dirty-bomb-claims.txt").read_text(encoding="utf-8")
     assert source[quote["start"] : quote["end"]] == quote["text"]
     assert "Lloyd Austin" in quote["text"] and set(quote["highlight"]) == {"start", "end"}
@@ -68,6 +70,22 @@ def test_ask_plain_text_and_abstention(workdir: Path) -> None:
     assert "paragraph 8" in answered.stdout and "**" in answered.stdout
     declined = run(workdir, "ask", "What is the population of Brazil?", "--json")
     assert json.loads(declined.stdout)["answered"] is False
+    assert "closest" not in json.loads(declined.stdout)  # near passages only when asked for
+
+
+def test_closest_passages_come_only_on_request_and_are_labelled(workdir: Path) -> None:
+    question = "What did Milley tell Gerasimov?"
+    plain = run(workdir, "ask", question)
+    assert (
+        plain.returncode == 0
+        and "don't contain" in plain.stdout
+        and "paragraph" not in plain.stdout
+    )
+    shown = run(workdir, "ask", question, "--closest")
+    assert "Closest passages (may not answer)" in shown.stdout and "paragraph 13" in shown.stdout
+    data = json.loads(run(workdir, "ask", question, "--closest", "--json").stdout)
+    assert data["answered"] is False and data["quotes"] == []
+    assert data["closest"] and all(q["verifier"] < 0.5 for q in data["closest"])
 
 
 def test_summary_json_and_topic(workdir: Path) -> None:
