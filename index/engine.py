@@ -12,8 +12,8 @@ from index.questions import QuestionError, clean_question
 from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.search import HybridSearcher
-from index.settings import EngineSettings, load_settings
-from index.store import SyncReport, sync_index
+from index.settings import ConfigError, EngineSettings, load_settings
+from index.store import SyncReport, update_index
 from index.summarize import summarise
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,17 @@ class Engine:
     last_sync: SyncReport
 
     def __init__(
-        self, settings: EngineSettings, encoder: Encoder, *, show_progress: bool = False
+        self,
+        settings: EngineSettings,
+        encoder: Encoder,
+        *,
+        show_progress: bool = False,
+        prune: bool = False,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
         self._lock = threading.Lock()
-        self.reindex(show_progress=show_progress)
+        self.reindex(show_progress=show_progress, prune=prune)
 
     @classmethod
     def open(
@@ -45,19 +50,40 @@ class Engine:
         *,
         encoder: Encoder | None = None,
         show_progress: bool = False,
+        prune: bool = False,
     ) -> Engine:
-        """Load the corpus and bring its index up to date, embedding only what changed."""
-        settings = settings or load_settings(EngineSettings)
-        encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
-        return cls(settings, encoder, show_progress=show_progress)
+        """Load the corpus and bring its index up to date, embedding only what changed.
 
-    def reindex(self, *, show_progress: bool = False) -> SyncReport:
+        An empty corpus keeps a non-empty index unless `prune`; a failed save is logged and
+        reported in `last_sync.save_error`, and the up-to-date index is served from memory.
+        """
+        settings = settings or load_settings(EngineSettings)
+        # The model loads on first use, so an up-to-date index opens without it.
+        encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
+        return cls(settings, encoder, show_progress=show_progress, prune=prune)
+
+    def reindex(self, *, show_progress: bool = False, prune: bool = False) -> SyncReport:
         """Re-read the corpus folder and update the index for what changed."""
-        corpus = load_corpus(self.settings.corpus_dir)
+        folder = self.settings.corpus_dir
+        if not folder.is_dir():
+            # A Docker bind mount of a missing host path looks exactly like this.
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise ConfigError(
+                f"VERBATIM_CORPUS_DIR: the corpus folder {folder} {what}. "
+                "Set VERBATIM_CORPUS_DIR (or VERBATIM_DATA_DIR) to the folder of your documents."
+            )
+        if show_progress:
+            log.info("Reading the corpus in %s", folder)
+        corpus = load_corpus(folder)
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
-        index, report = sync_index(
-            self.settings.index_dir, corpus.documents, self.encoder, show_progress=show_progress
+        index, report = update_index(
+            self.settings.index_dir,
+            corpus.documents,
+            self.encoder,
+            prune=prune,
+            lock_timeout=self.settings.lock_timeout,
+            show_progress=show_progress,
         )
         searcher = HybridSearcher(index, self.encoder)
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
