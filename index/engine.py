@@ -8,6 +8,7 @@ import threading
 from index.answering import passage_candidates, select_quotes
 from index.documents import CorpusProblem, load_corpus
 from index.embedding import Encoder, SentenceEncoder
+from index.listing import capped_list
 from index.questions import QuestionError, clean_question
 from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
@@ -156,8 +157,8 @@ class Engine:
         for position, item in enumerate(items):
             if wanted in (item.document.doc_id.casefold(), item.document.title.casefold()):
                 return [position]
-        known = ", ".join(item.document.doc_id for item in items) or "none"
-        raise QuestionError(f"No document '{document}'. Known documents: {known}.")
+        known = capped_list([i.document.doc_id for i in items], hint="see /sources") or "none"
+        raise QuestionError(f"No document '{document[:100]}'. Known documents: {known}.")
 
     def sources(self) -> list[SourceInfo]:
         """List the indexed documents with their paragraph and sentence counts."""
