@@ -37,7 +37,7 @@ def safe_url(url: str | None) -> str | None:
     if checked is None:
         return None
     # "@", brackets and parentheses would end a masked link or start a mention-like label.
-    return percent_encode(checked, safe=":/?#&=%+,;~-._!$'*")[:500]
+    return percent_encode(checked, safe=":/?#&=%+,;~-._!$'*(")[:500]
 
 
 def shorten(text: str, limit: int) -> str:
