@@ -421,9 +421,8 @@ def sync_index(
     blocks: list[Vectors] = []
     to_embed: list[tuple[int, list[str]]] = []
     changed = [d for d in documents if not _reusable(previous, old.get(d.doc_id), d)]
-    splitting = Progress(
-        "Splitting sentences", sum(len(d.text) for d in changed), "characters", level=level
-    )
+    characters = sum(end - start for d in changed for start, end in d.paragraphs)
+    splitting = Progress("Splitting sentences", characters, "characters", level=level)
     for document in documents:
         kept = old.get(document.doc_id)
         if previous and kept and _reusable(previous, kept, document):

@@ -26,6 +26,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
     clean["PYTHONPATH"] = str(ROOT)
+    clean["VERBATIM_DATA_DIR"] = str(workdir)  # relative paths resolve there, not in the cwd
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=workdir,
