@@ -17,6 +17,7 @@ import pytest
 import index.store as store
 from index import ConfigError, Engine, EngineSettings
 from index.chunking import DEFAULT_PARAMS
+from index.embedding import Vectors
 from index.locking import writer_lock
 from index.store import MANIFEST, load_index
 from tests.conftest import ROOT
@@ -255,7 +256,7 @@ class ModelNeeded(HashingEncoder):
     def dimension(self) -> int:
         raise AssertionError("the model was loaded")
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> store.Vectors:
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> Vectors:
         raise AssertionError("the model was loaded")
 
 
