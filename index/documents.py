@@ -27,6 +27,7 @@ BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+WESTERN = ("cp1252", "latin_1", "iso8859_15")
 log = logging.getLogger(__name__)
 
 
@@ -153,7 +154,19 @@ def _decode(raw: bytes) -> str:
         utf8_error = error
     from charset_normalizer import from_bytes  # imported lazily: only non-UTF-8 files need it
 
-    best = from_bytes(raw).best()
+    matches = from_bytes(raw)
+    best = matches.best()
+    if best is not None:
+        # Short Western texts score the same in several code pages; Windows-1252 (a superset
+        # of Latin-1's letters) is then by far the likeliest.
+        best = next(
+            (
+                m
+                for m in matches
+                if m.encoding in WESTERN and m.chaos <= best.chaos and m.coherence >= best.coherence
+            ),
+            best,
+        )
     if best is None:
         raise ValueError(
             f"not text in any encoding we recognise (not UTF-8: bad byte at offset "
