@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 # Discord's user, nickname, role, channel and slash-command mentions, and the two mass pings.
-_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|</[\w -]+:\d+>|@(?:everyone|here)\b")
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|</[\w -]+:\d+>|(?<![\w.@])@(?:everyone|here)\b")
 
 
 class QuestionError(ValueError):
