@@ -14,7 +14,7 @@ from index.embedding import ModelLoadError
 from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS
 from index.locking import LockError
 from index.questions import clean_question
-from index.store import IndexProblem
+from index.store import IndexProblem, IndexWriteError
 
 # What a process killed by SIGPIPE returns: `... | head -1` is a normal way to stop reading.
 BROKEN_PIPE = 141
@@ -77,8 +77,12 @@ def run_command(args: argparse.Namespace) -> int:
             raise QuestionError(
                 f"Length must be 1-{MAX_SUMMARY_SENTENCES} sentences or short, medium or long."
             )
+    indexing = command == "index"
     engine = Engine.open(
-        settings, show_progress=command == "index", prune=getattr(args, "prune", False)
+        settings,
+        show_progress=indexing,
+        prune=indexing and args.prune,
+        must_save=indexing,  # `index` exists to save: a failure is its result, in one line
     )
     if command == "index":
         return _report_index(engine)
@@ -101,9 +105,6 @@ def _report_index(engine: Engine) -> int:
     report = engine.last_sync
     for problem in engine.problems:
         print(f"Skipped {problem.path}: {problem.reason}", file=sys.stderr)
-    if report.save_error:
-        print(f"error: the index was not saved: {report.save_error}", file=sys.stderr)
-        return 1
     _print(
         f"Indexed {len(engine.sources())} document(s), "
         f"{engine.searcher.size} sentence windows: "
@@ -128,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, QuestionError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except IndexWriteError as error:
+        print(f"error: the index was not saved: {error}", file=sys.stderr)
+        return 1
     except (LockError, IndexProblem) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

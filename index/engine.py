@@ -38,11 +38,12 @@ class Engine:
         *,
         show_progress: bool = False,
         prune: bool = False,
+        must_save: bool = False,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
         self._lock = threading.Lock()
-        self.reindex(show_progress=show_progress, prune=prune)
+        self.reindex(show_progress=show_progress, prune=prune, must_save=must_save)
 
     @classmethod
     def open(
@@ -52,18 +53,22 @@ class Engine:
         encoder: Encoder | None = None,
         show_progress: bool = False,
         prune: bool = False,
+        must_save: bool = False,
     ) -> Engine:
         """Load the corpus and bring its index up to date, embedding only what changed.
 
         An empty corpus keeps a non-empty index unless `prune`; a failed save is logged and
-        reported in `last_sync.save_error`, and the up-to-date index is served from memory.
+        reported in `last_sync.save_error`, and the up-to-date index is served from memory;
+        with `must_save` it raises IndexWriteError instead.
         """
         settings = settings or load_settings(EngineSettings)
         # The model loads on first use, so an up-to-date index opens without it.
         encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
-        return cls(settings, encoder, show_progress=show_progress, prune=prune)
+        return cls(settings, encoder, show_progress=show_progress, prune=prune, must_save=must_save)
 
-    def reindex(self, *, show_progress: bool = False, prune: bool = False) -> SyncReport:
+    def reindex(
+        self, *, show_progress: bool = False, prune: bool = False, must_save: bool = False
+    ) -> SyncReport:
         """Re-read the corpus folder and update the index for what changed."""
         folder = self.settings.corpus_dir
         if not folder.is_dir():
@@ -85,6 +90,7 @@ class Engine:
             prune=prune,
             lock_timeout=self.settings.lock_timeout,
             show_progress=show_progress,
+            must_save=must_save,
         )
         searcher = HybridSearcher(index, self.encoder)
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.

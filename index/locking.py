@@ -26,6 +26,8 @@ class LockTimeout(LockError):
 @contextmanager
 def writer_lock(folder: Path, *, timeout: float) -> Iterator[None]:
     """Hold the folder's exclusive lock, waiting up to `timeout` seconds with a message."""
+    if folder.exists() and not folder.is_dir():
+        raise LockError(f"{folder} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)

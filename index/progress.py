@@ -31,7 +31,7 @@ class Progress:
         """Record `amount` more units done, logging if the interval has passed."""
         self.done += amount
         now = time.monotonic()
-        if now - self._last >= self.interval:
+        if now - self._last >= self.interval and self.done < self.total:
             self._last = now
             self._log("")
 

@@ -48,6 +48,10 @@ class CorruptIndex(IndexProblem):
     """The stored index is damaged: unreadable, truncated or not matching its checksums."""
 
 
+class IndexWriteError(IndexProblem):
+    """The index could not be saved (read-only, disk full, locked by another writer)."""
+
+
 class StaleIndex(IndexProblem):
     """The stored index was built with another model or chunker and cannot be reused."""
 
@@ -347,20 +351,30 @@ def update_index(
     prune: bool = False,
     lock_timeout: float = 30.0,
     show_progress: bool = False,
+    must_save: bool = False,
 ) -> tuple[StoredIndex, SyncReport]:
     """Sync under the folder's writer lock; if it cannot be saved, serve the index in memory.
 
+    With `must_save`, raise IndexWriteError instead (before embedding, when the lock fails).
     Any index folder (the main one or one per server) should be updated through this.
     """
     try:
         with writer_lock(folder, timeout=lock_timeout):
             orphans = remove_orphans(folder)
             index, report = sync_index(
-                folder, documents, encoder, params, prune=prune, show_progress=show_progress
+                folder,
+                documents,
+                encoder,
+                params,
+                prune=prune,
+                show_progress=show_progress,
+                must_save=must_save,
             )
             report.removed_orphans = orphans
             return index, report
     except LockError as error:
+        if must_save:
+            raise IndexWriteError(str(error)) from None
         problem = str(error)
     # No lock: read what is on disk (never write or clean up) and bring it up to date in memory.
     index, report = sync_index(
@@ -386,6 +400,7 @@ def sync_index(
     prune: bool = False,
     save: bool = True,
     show_progress: bool = False,
+    must_save: bool = False,
 ) -> tuple[StoredIndex, SyncReport]:
     """Bring the on-disk index in line with the documents, embedding only what changed.
 
@@ -477,6 +492,8 @@ def sync_index(
                 report.wrote = True
             except (OSError, RuntimeError) as error:  # faiss reports I/O errors as RuntimeError
                 report.save_error = f"cannot write to {folder} ({_describe(error)})"
+                if must_save:
+                    raise IndexWriteError(report.save_error) from None
                 log.error(
                     "Cannot save the index: %s. Answering from the index in memory; "
                     "the saved index is unchanged.",
