@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Literal, TextIO
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -30,6 +30,13 @@ class LogSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = Field(
         None, description="DEBUG, INFO, WARNING or ERROR; default INFO for run/index, else WARNING."
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _normalise(cls, value: object) -> object:
+        if isinstance(value, str):  # "info" works too; empty means the default
+            return value.strip().upper() or None
+        return value
 
 
 class _ColourFormatter(logging.Formatter):

