@@ -358,6 +358,14 @@ def update_index(
     With `must_save`, raise IndexWriteError instead (before embedding, when the lock fails).
     Any index folder (the main one or one per server) should be updated through this.
     """
+    started = time.perf_counter()
+    current = _current_index(folder, documents, encoder.model_id, params)
+    if current is not None:
+        # Nothing to write: no lock to wait for, and a read-only index folder is fine.
+        report = SyncReport(reused=[d.doc_id for d in documents])
+        report.removed_orphans = _tidy(folder)
+        report.seconds = time.perf_counter() - started
+        return current, report
     try:
         with writer_lock(folder, timeout=lock_timeout):
             orphans = remove_orphans(folder)
@@ -389,6 +397,31 @@ def update_index(
             problem,
         )
     return index, report
+
+
+def _current_index(
+    folder: Path, documents: list[Document], model_id: str, params: ChunkerParams
+) -> StoredIndex | None:
+    """Return the stored index if it already matches the documents exactly, else None."""
+    try:
+        stored = load_index(folder, model_id=model_id, params=params)
+    except (OSError, IndexProblem):
+        return None
+    if [d.doc_id for d in documents] != [i.document.doc_id for i in stored.documents]:
+        return None
+    for new, item in zip(documents, stored.documents, strict=True):
+        if item.document.content_hash != new.content_hash or not _same_metadata(item.document, new):
+            return None
+    return stored
+
+
+def _tidy(folder: Path) -> list[str]:
+    """Remove leftovers of an interrupted write if no other process holds the lock now."""
+    try:
+        with writer_lock(folder, timeout=0):
+            return remove_orphans(folder)
+    except LockError:
+        return []
 
 
 def sync_index(

@@ -289,3 +289,16 @@ def test_relative_paths_resolve_against_the_data_folder_not_the_cwd(
     monkeypatch.delenv("VERBATIM_CORPUS_DIR")
     default = EngineSettings()
     assert default.corpus_dir == ROOT / "corpus"  # the checkout, wherever the command runs
+
+
+def test_an_up_to_date_index_is_read_without_waiting_for_a_writer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_corpus(tmp_path)
+    first = open_engine(tmp_path)
+    with writer_lock(tmp_path / "index", timeout=1), caplog.at_level(logging.WARNING):
+        started = time.monotonic()
+        engine = open_engine(tmp_path, lock_timeout=30)
+        elapsed = time.monotonic() - started
+    assert elapsed < 5 and "waiting" not in caplog.text
+    assert engine.searcher.size == first.searcher.size and engine.last_sync.save_error is None
