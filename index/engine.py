@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from index.answering import passage_candidates, select_quotes
 from index.documents import CorpusProblem, load_corpus
@@ -80,9 +81,17 @@ class Engine:
             )
         if show_progress:
             log.info("Reading the corpus in %s", folder)
+        started = time.perf_counter()
         corpus = load_corpus(folder)
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
+        log.log(
+            logging.INFO if show_progress else logging.DEBUG,
+            "Read %d document(s) (%d skipped) in %.1f s",
+            len(corpus.documents),
+            len(corpus.problems),
+            time.perf_counter() - started,
+        )
         index, report = update_index(
             self.settings.index_dir,
             corpus.documents,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,37 @@ def test_an_index_that_cannot_be_written_fails_in_one_line(data: Path) -> None:
     assert_clean_failure(result, "error: the index was not saved", "/proc/verbatim-index")
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
+
+
+def test_no_network_at_start_is_retried_and_stops_cleanly(data: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
+    clean.update(
+        PYTHONPATH=str(ROOT),
+        VERBATIM_DATA_DIR=str(data),
+        DISCORD_TOKEN=FAKE_TOKEN,
+        DISCORD_API_BASE="http://127.0.0.1:9/api/v10",  # nothing listens: like no network
+        DISCORD_HEALTH_FILE=str(data / "health"),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=data,
+        env=clean,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    try:
+        for line in process.stderr:
+            lines.append(line)
+            if "retrying in" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(lines) + rest
+    assert "Cannot reach Discord at http://127.0.0.1:9" in output and "retrying in 2 s" in output
+    assert process.returncode == 0 and "Traceback" not in output, output
