@@ -6,6 +6,7 @@ import io
 import logging
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -126,16 +127,26 @@ async def test_waiting_for_discord_stops_when_the_bot_is_closed() -> None:
     assert not await wait_for_discord("http://127.0.0.1:9/api/v10", stop=lambda: True)
 
 
-def test_logging_has_one_handler_and_no_colour_off_a_terminal() -> None:
+@pytest.fixture
+def root_logger() -> Iterator[logging.Logger]:
+    """Give the test the root logger and put its handlers and level back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_logging_has_one_handler_and_no_colour_off_a_terminal(root_logger: logging.Logger) -> None:
     stream = io.StringIO()
     discord.utils.setup_logging(level=logging.INFO)
     setup_logging(logging.INFO, stream)
     logging.getLogger("bot").info("hello once")
     assert stream.getvalue().count("hello once") == 1 and "\x1b[" not in stream.getvalue()
-    assert len(logging.getLogger().handlers) == 1
+    assert len(root_logger.handlers) == 1
 
 
-def test_logging_colours_a_terminal() -> None:
+def test_logging_colours_a_terminal(root_logger: logging.Logger) -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
@@ -144,4 +155,3 @@ def test_logging_colours_a_terminal() -> None:
     setup_logging(logging.INFO, stream)
     logging.getLogger("bot").warning("coloured")
     assert "\x1b[33mWARNING" in stream.getvalue()
-    setup_logging(logging.WARNING)
