@@ -211,14 +211,20 @@ def test_a_reader_retries_when_a_writer_switches_generations_under_it(
 
 
 WRITER = """
-import sys
+import sys, time
 from pathlib import Path
+import index.store as store
 from index import Engine, EngineSettings
 from tests.hashing_encoder import HashingEncoder
+write = store._write_atomically
+def slow_write(path, writer):  # widen the window in which two unlocked writers collide
+    write(path, writer)
+    time.sleep(0.3)
+store._write_atomically = slow_write
 folder = Path(sys.argv[1])
 settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index", lock_timeout=120)
 engine = Engine.open(settings, encoder=HashingEncoder())
-print(engine.last_sync.save_error or "ok", engine.searcher.size)
+print(getattr(engine.last_sync, "save_error", None) or "ok", engine.searcher.size)
 """
 
 
