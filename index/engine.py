@@ -56,12 +56,10 @@ class Engine:
         prune: bool = False,
         must_save: bool = False,
     ) -> Engine:
-        """Load the corpus and bring its index up to date, embedding only what changed.
-
-        An empty corpus keeps a non-empty index unless `prune`; a failed save is logged and
-        reported in `last_sync.save_error`, and the up-to-date index is served from memory;
-        with `must_save` it raises IndexWriteError instead.
-        """
+        """Load the corpus and bring its index up to date, embedding only what changed."""
+        # An empty corpus keeps a non-empty index unless `prune`. A failed save is logged and
+        # reported in `last_sync.save_error` while the index is served from memory; with
+        # `must_save` (the `index` command) it raises IndexWriteError instead.
         settings = settings or load_settings(EngineSettings)
         # The model loads on first use, so an up-to-date index opens without it.
         encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)

@@ -353,11 +353,9 @@ def update_index(
     show_progress: bool = False,
     must_save: bool = False,
 ) -> tuple[StoredIndex, SyncReport]:
-    """Sync under the folder's writer lock; if it cannot be saved, serve the index in memory.
-
-    With `must_save`, raise IndexWriteError instead (before embedding, when the lock fails).
-    Any index folder (the main one or one per server) should be updated through this.
-    """
+    """Sync under the folder's writer lock; if it cannot be saved, serve the index in memory."""
+    # Every index folder (the main one or one per server) is updated through here. With
+    # `must_save`, a failure raises IndexWriteError instead (before embedding, if the lock fails).
     started = time.perf_counter()
     current = _current_index(folder, documents, encoder.model_id, params)
     if current is not None:
@@ -435,10 +433,9 @@ def sync_index(
     show_progress: bool = False,
     must_save: bool = False,
 ) -> tuple[StoredIndex, SyncReport]:
-    """Bring the on-disk index in line with the documents, embedding only what changed.
-
-    A failed save is reported in `SyncReport.save_error`, never raised: the index is returned.
-    """
+    """Bring the on-disk index in line with the documents, embedding only what changed."""
+    # A failed save is reported in `SyncReport.save_error` (raised only with `must_save`).
+    # Callers outside tests want update_index, which holds the folder's writer lock.
     started = time.perf_counter()
     report = SyncReport()
     previous: StoredIndex | None = None
