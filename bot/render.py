@@ -36,7 +36,7 @@ def safe_url(url: str | None) -> str | None:
     checked = valid_url(url)
     if checked is None:
         return None
-    # "@", brackets and parentheses would end a masked link or start a mention-like label.
+    # "@", "[", "]" and ")" could end a masked link early or smuggle in a mention-like label.
     return percent_encode(checked, safe=":/?#&=%+,;~-._!$'*(")[:500]
 
 
