@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 
-from index import (
-    ConfigError,
-    Engine,
-    EngineSettings,
-    QuestionError,
-    VerifierError,
-    load_settings,
-)
+from bot.logs import LogSettings, setup_logging
+from index import ConfigError, Engine, EngineSettings, QuestionError, VerifierError, load_settings
+from index.embedding import ModelLoadError
+from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS
+from index.locking import LockError
+from index.questions import clean_question
+from index.store import IndexProblem, IndexWriteError
+
+# What a process killed by SIGPIPE returns: `... | head -1` is a normal way to stop reading.
+BROKEN_PIPE = 141
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="connect to Discord (or open the console without a token)")
-    commands.add_parser("index", help="bring the index up to date with the corpus folder")
+    index = commands.add_parser("index", help="bring the index up to date with the corpus folder")
+    index.add_argument(
+        "--prune", action="store_true", help="let an empty corpus empty the index too"
+    )
     ask = commands.add_parser("ask", help="answer one question with quotes")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print JSON")
@@ -43,8 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_engine(show_progress: bool = False) -> Engine:
-    return Engine.open(load_settings(EngineSettings), show_progress=show_progress)
+def _length(value: str) -> int | str:
+    """Read --length as a number only when it is ASCII digits ("²" and "①" are not)."""
+    return int(value) if re.fullmatch(r"[0-9]{1,4}", value) else value
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -60,46 +72,87 @@ def run_command(args: argparse.Namespace) -> int:
         from bot.runner import run
 
         return run()
-    engine = _open_engine(show_progress=command == "index")
+    settings = load_settings(EngineSettings)
+    # Check what the user typed before anything slow (the model, the index) is loaded.
+    if command == "ask":
+        clean_question(args.question, max_chars=settings.max_question_chars)
+    if command == "summary":
+        length = _length(str(args.length))
+        if isinstance(length, str) and length.lower() not in SUMMARY_LENGTHS:
+            raise QuestionError(
+                f"Length must be 1-{MAX_SUMMARY_SENTENCES} sentences or short, medium or long."
+            )
+    indexing = command == "index"
+    engine = Engine.open(
+        settings,
+        show_progress=indexing,
+        prune=indexing and args.prune,
+        must_save=indexing,  # `index` exists to save: a failure is its result, in one line
+    )
     if command == "index":
-        report = engine.last_sync
-        print(
-            f"Indexed {len(engine.sources())} document(s), "
-            f"{engine.searcher.size} sentence windows: "
-            f"embedded {len(report.embedded)}, reused {len(report.reused)}, "
-            f"removed {len(report.removed)} in {report.seconds:.1f}s."
-        )
-        if report.rebuilt_because:
-            print(f"Built from scratch: {report.rebuilt_because}.")
-        for problem in engine.problems:
-            print(f"Skipped {problem.path}: {problem.reason}", file=sys.stderr)
-    elif command == "ask":
+        return _report_index(engine)
+    if command == "ask":
         answer = engine.ask(args.question)
-        print(
+        tty = sys.stdout.isatty()
+        _print(
             console.as_json(answer, closest=args.closest)
             if args.json
-            else console.format_answer(answer, bold=sys.stdout.isatty(), closest=args.closest)
+            else console.format_answer(answer, bold=tty, closest=args.closest)
         )
     elif command == "summary":
-        length: int | str = int(args.length) if str(args.length).isdigit() else args.length
         summary = engine.summary(document=args.doc, topic=args.topic, length=length)
-        print(console.as_json(summary) if args.json else console.format_summary(summary))
+        _print(console.as_json(summary) if args.json else console.format_summary(summary))
     elif command == "sources":
-        print(console.format_sources(engine))
+        _print(console.format_sources(engine))
     elif command == "chat":
         console.chat(engine)
+    return 0
+
+
+def _report_index(engine: Engine) -> int:
+    """Print what `index` did; a save that failed is a one-line error and exit status 1."""
+    report = engine.last_sync
+    for problem in engine.problems:
+        print(f"Skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    _print(
+        f"Indexed {len(engine.sources())} document(s), "
+        f"{engine.searcher.size} sentence windows: "
+        f"embedded {len(report.embedded)}, reused {len(report.reused)}, "
+        f"removed {len(report.removed)} in {report.seconds:.1f}s."
+    )
+    if report.rebuilt_because:
+        _print(f"Built from scratch: {report.rebuilt_because}.")
+    if report.kept_because:
+        print(f"warning: {report.kept_because}.", file=sys.stderr)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run, turning expected failures into a one-line message."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        level = load_settings(LogSettings).log_level
+        verbose = args.command in (None, "run", "index")
+        setup_logging(level or (logging.INFO if verbose else logging.WARNING))
         return run_command(args)
-    except (ConfigError, QuestionError, VerifierError) as error:
+    except (ConfigError, QuestionError, ModelLoadError, VerifierError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except IndexWriteError as error:
+        print(f"error: the index was not saved: {error}", file=sys.stderr)
+        return 1
+    except (LockError, IndexProblem) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`| head -1`); point stdout at /dev/null so exit doesn't complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

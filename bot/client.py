@@ -44,7 +44,7 @@ class VerbatimBot(commands.Bot):
         self.tree.error(on_command_error)
         self.engine = engine
         self.settings = settings
-        self.feedback = FeedbackLog(settings.feedback_file)
+        self.feedback = FeedbackLog(settings.feedback_file, max_bytes=settings.feedback_max_bytes)
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"
         )
@@ -57,9 +57,16 @@ class VerbatimBot(commands.Bot):
     async def _report_health(self) -> None:
         """Touch the health file every few seconds while connected, for the HEALTHCHECK."""
         await self.wait_until_ready()
+        failing = False
         while not self.is_closed():
             if not self.is_ws_ratelimited() and self.latency == self.latency:  # NaN when down
-                await asyncio.to_thread(self.settings.health_file.touch)
+                try:
+                    await asyncio.to_thread(self.settings.health_file.touch)
+                    failing = False
+                except OSError as error:
+                    if not failing:  # once per outage, not every few seconds
+                        log.error("Cannot write the health file DISCORD_HEALTH_FILE: %s", error)
+                    failing = True
             await asyncio.sleep(HEALTH_INTERVAL)
 
     async def setup_hook(self) -> None:

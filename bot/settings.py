@@ -25,7 +25,15 @@ class DiscordSettings(BaseSettings):
     )
     cooldown_uses: int = Field(3, ge=1, le=100, description="Questions a user may ask per period.")
     cooldown_seconds: float = Field(10.0, ge=0, le=3600, description="Length of that period.")
-    feedback_file: Path = Field(Path("feedback.jsonl"), description="Where 👍/👎 are recorded.")
+    feedback_file: Path = Field(
+        Path("feedback.jsonl"),
+        description="Where 👍/👎 are recorded; relative paths are in VERBATIM_DATA_DIR.",
+    )
+    feedback_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=0,
+        description="Size at which the feedback file moves to NAME.1 (0: never rotate).",
+    )
     engine_threads: int = Field(2, ge=1, le=32, description="Threads that run the engine.")
     api_base: str | None = Field(
         None, pattern=r"^https?://", description="REST base URL, e.g. a rate-limit proxy."

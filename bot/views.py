@@ -22,6 +22,7 @@ class AnswerView(discord.ui.View):
         self.answer = answer
         self.feedback = feedback
         self.voters: set[int] = set()
+        self._saving: set[int] = set()
         self.more.disabled = not answer.more
         if answer.answered or not answer.closest:
             self.remove_item(self.closest)
@@ -63,18 +64,24 @@ class AnswerView(discord.ui.View):
         await self._vote(interaction, helpful=False)
 
     async def _vote(self, interaction: discord.Interaction, *, helpful: bool) -> None:
-        if interaction.user.id in self.voters:
+        if interaction.user.id in self.voters or interaction.user.id in self._saving:
             await interaction.response.send_message(
                 "You already rated this answer.", ephemeral=True
             )
             return
-        self.voters.add(interaction.user.id)
+        self._saving.add(interaction.user.id)  # a double click must not record two votes
         try:
             await asyncio.to_thread(
                 self.feedback.record, self.answer, user_id=interaction.user.id, helpful=helpful
             )
-        except OSError:
-            log.exception("Could not record feedback")
-            await interaction.response.send_message("Sorry, I couldn't save that.", ephemeral=True)
+        except OSError as error:
+            self._saving.discard(interaction.user.id)
+            log.error("Could not record feedback in %s: %s", self.feedback.path, error)
+            await interaction.response.send_message(
+                "Sorry, I couldn't save that. Please try again later.", ephemeral=True
+            )
             return
+        # Only a saved vote counts: after a failed save the user may try again.
+        self.voters.add(interaction.user.id)
+        self._saving.discard(interaction.user.id)
         await interaction.response.send_message("Thanks for the feedback!", ephemeral=True)

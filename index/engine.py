@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from index.answering import passage_candidates, select_quotes
 from index.documents import CorpusProblem, load_corpus
 from index.embedding import Encoder, SentenceEncoder
 from index.judging import closest_quotes, reranked, verified_quotes, verify
+from index.listing import capped_list
 from index.questions import QuestionError, clean_question
 from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.search import HybridSearcher
-from index.settings import EngineSettings, load_settings
-from index.store import SyncReport, record_verifier, sync_index
+from index.settings import ConfigError, EngineSettings, load_settings
+from index.store import SyncReport, record_verifier, update_index
 from index.summarize import summarise
 from index.verifier import Verifier, load_verifier
 
@@ -39,12 +41,14 @@ class Engine:
         *,
         verifier: Verifier | None = None,
         show_progress: bool = False,
+        prune: bool = False,
+        must_save: bool = False,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
         self.verifier = verifier
         self._lock = threading.Lock()
-        self.reindex(show_progress=show_progress)
+        self.reindex(show_progress=show_progress, prune=prune, must_save=must_save)
 
     @classmethod
     def open(
@@ -54,20 +58,59 @@ class Engine:
         encoder: Encoder | None = None,
         verifier: Verifier | None = None,
         show_progress: bool = False,
+        prune: bool = False,
+        must_save: bool = False,
     ) -> Engine:
         """Load the corpus and bring its index up to date, embedding only what changed."""
+        # An empty corpus keeps a non-empty index unless `prune`. A failed save is logged and
+        # reported in `last_sync.save_error` while the index is served from memory; with
+        # `must_save` (the `index` command) it raises IndexWriteError instead.
         settings = settings or load_settings(EngineSettings)
+        # The model loads on first use, so an up-to-date index opens without it.
         encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
         verifier = verifier or load_verifier(settings.verifier)
-        return cls(settings, encoder, verifier=verifier, show_progress=show_progress)
+        return cls(
+            settings,
+            encoder,
+            verifier=verifier,
+            show_progress=show_progress,
+            prune=prune,
+            must_save=must_save,
+        )
 
-    def reindex(self, *, show_progress: bool = False) -> SyncReport:
+    def reindex(
+        self, *, show_progress: bool = False, prune: bool = False, must_save: bool = False
+    ) -> SyncReport:
         """Re-read the corpus folder and update the index for what changed."""
-        corpus = load_corpus(self.settings.corpus_dir)
+        folder = self.settings.corpus_dir
+        if not folder.is_dir():
+            # A Docker bind mount of a missing host path looks exactly like this.
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise ConfigError(
+                f"VERBATIM_CORPUS_DIR: the corpus folder {folder} {what}. "
+                "Set VERBATIM_CORPUS_DIR (or VERBATIM_DATA_DIR) to the folder of your documents."
+            )
+        if show_progress:
+            log.info("Reading the corpus in %s", folder)
+        started = time.perf_counter()
+        corpus = load_corpus(folder)
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
-        index, report = sync_index(
-            self.settings.index_dir, corpus.documents, self.encoder, show_progress=show_progress
+        log.log(
+            logging.INFO if show_progress else logging.DEBUG,
+            "Read %d document(s) (%d skipped) in %.1f s",
+            len(corpus.documents),
+            len(corpus.problems),
+            time.perf_counter() - started,
+        )
+        index, report = update_index(
+            self.settings.index_dir,
+            corpus.documents,
+            self.encoder,
+            prune=prune,
+            lock_timeout=self.settings.lock_timeout,
+            show_progress=show_progress,
+            must_save=must_save,
         )
         if self.verifier is not None:
             record_verifier(self.settings.index_dir, self.verifier.folder, self.verifier.sha256)
@@ -158,8 +201,8 @@ class Engine:
         for position, item in enumerate(items):
             if wanted in (item.document.doc_id.casefold(), item.document.title.casefold()):
                 return [position]
-        known = ", ".join(item.document.doc_id for item in items) or "none"
-        raise QuestionError(f"No document '{document}'. Known documents: {known}.")
+        known = capped_list([i.document.doc_id for i in items], hint="see /sources") or "none"
+        raise QuestionError(f"No document '{document[:100]}'. Known documents: {known}.")
 
     def sources(self) -> list[SourceInfo]:
         """List the indexed documents with their paragraph and sentence counts."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
-
 from index.answering import MORE_QUOTES, Candidate, DistinctQuotes, make_quote
 from index.results import Quote
 from index.search import Hits, HybridSearcher
@@ -110,8 +108,3 @@ def reranked(verdicts: list[Verdict], candidates: list[Candidate]) -> list[Candi
     seen = {id(v.candidate) for v in verdicts}
     rest = [c for c in candidates if id(c) not in seen]
     return [v.candidate for v in verdicts] + rest
-
-
-def probabilities(verdicts: list[Verdict]) -> np.ndarray:
-    """Return the verdicts' probabilities as an array (for benchmarks)."""
-    return np.asarray([v.probability for v in verdicts], dtype=np.float32)

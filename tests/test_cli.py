@@ -26,6 +26,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
     clean["PYTHONPATH"] = str(ROOT)
+    clean["VERBATIM_DATA_DIR"] = str(workdir)  # relative paths resolve there, not in the cwd
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=workdir,
@@ -157,3 +158,21 @@ def test_env_example_is_a_valid_configuration(workdir: Path) -> None:
     assert (
         "No Discord token is set" in result.stderr and "Invalid configuration" not in result.stderr
     )
+
+
+def test_a_closed_pipe_is_not_a_traceback(workdir: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
+    clean.update(PYTHONPATH=str(ROOT), VERBATIM_DATA_DIR=str(workdir))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "--json", "Who did Stoltenberg speak with?"],
+        cwd=workdir,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head -1` having read its line and gone
+    errors = process.stderr.read()
+    process.wait(timeout=300)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors

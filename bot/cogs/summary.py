@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import VerbatimBot
-from bot.render import NO_PINGS, escape, summary_embeds
+from bot.render import CONTENT_LIMIT, NO_PINGS, escape, shorten, summary_embeds
 from index import QuestionError
 
 LENGTHS = [
@@ -45,7 +45,9 @@ class SummaryCog(commands.Cog):
                 engine.summary, document=document, topic=topic, length=length.value if length else 5
             )
         except QuestionError as error:
-            await interaction.followup.send(escape(str(error)), allowed_mentions=NO_PINGS)
+            await interaction.followup.send(
+                shorten(escape(str(error)), CONTENT_LIMIT), allowed_mentions=NO_PINGS
+            )
             return
         await interaction.followup.send(embeds=summary_embeds(summary), allowed_mentions=NO_PINGS)
 
