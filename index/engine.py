@@ -6,8 +6,8 @@ import logging
 import threading
 
 from index.answering import passage_candidates, select_quotes
-from index.documents import CorpusProblem, load_corpus
-from index.embedding import Encoder, SentenceEncoder
+from index.documents import Corpus, CorpusProblem, load_corpus
+from index.embedding import Encoder, Progress, ProgressEncoder, SentenceEncoder
 from index.questions import QuestionError, clean_question
 from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
@@ -51,13 +51,20 @@ class Engine:
         encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
         return cls(settings, encoder, show_progress=show_progress)
 
-    def reindex(self, *, show_progress: bool = False) -> SyncReport:
+    def load_documents(self) -> Corpus:
+        """Read the documents to index (a subclass may add another folder's)."""
+        return load_corpus(self.settings.corpus_dir)
+
+    def reindex(
+        self, *, show_progress: bool = False, progress: Progress | None = None
+    ) -> SyncReport:
         """Re-read the corpus folder and update the index for what changed."""
-        corpus = load_corpus(self.settings.corpus_dir)
+        corpus = self.load_documents()
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
+        encoder = ProgressEncoder(self.encoder, progress) if progress else self.encoder
         index, report = sync_index(
-            self.settings.index_dir, corpus.documents, self.encoder, show_progress=show_progress
+            self.settings.index_dir, corpus.documents, encoder, show_progress=show_progress
         )
         searcher = HybridSearcher(index, self.encoder)
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
