@@ -52,3 +52,26 @@ class DiscordSettings(BaseSettings):
                 "Developer Portal's Bot page)"
             )
         return value
+
+
+class DocsSettings(BaseSettings):
+    """Per-server documents managed from Discord, and how questions are answered in threads."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VERBATIM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Holds guilds/<id>/{corpus,index}.")
+    shared_corpus_visible: bool = Field(
+        True, description="Whether servers (not only DMs) also see the shared corpus."
+    )
+    guild_cache_size: int = Field(
+        8, ge=1, le=10_000, description="Server indexes kept in memory (least recently used go)."
+    )
+    max_file_mb: float = Field(10.0, gt=0, le=100, description="Largest upload or page, in MB.")
+    max_documents: int = Field(200, ge=1, le=100_000, description="Documents per server.")
+    fetch_timeout_seconds: float = Field(20.0, gt=0, le=300, description="Time to fetch a URL.")
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed when fetching.")
+    reply_in_thread: bool = Field(
+        False, description="Open a thread for each question asked by mention in a channel."
+    )
