@@ -45,6 +45,7 @@ class Prepared:
     title: str | None
     sha256: str
     paragraphs: int
+    name: str = "document"  # from the file name or URL: names the file, and titles it if need be
 
 
 def sha256(data: bytes) -> str:
@@ -141,4 +142,5 @@ def prepare(data: bytes, *, filename: str | None = None, title: str | None = Non
     if paragraphs == 0 or len(text.strip()) < MIN_TEXT_CHARS:
         raise IngestError("it has no text to quote")
     chosen = (title or "").strip() or found_title
-    return Prepared(kind, suffix, payload, chosen, sha256(data), paragraphs)
+    name = PurePath(filename or "").stem.strip() or "document"
+    return Prepared(kind, suffix, payload, chosen, sha256(data), paragraphs, name)

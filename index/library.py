@@ -84,6 +84,11 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _title_of(path: Path) -> str:
+    """Title a file from its name, the way the corpus loader does when nothing else says."""
+    return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-") or "document"
 
@@ -253,7 +258,7 @@ class Library:
             for entry in entries:
                 if entry.sha256 == prepared.sha256:
                     raise LibraryError(f"that file is already here, as “{entry.title}”")
-            stem = f"{_slug(prepared.title or 'document')}-{prepared.sha256[:8]}"
+            stem = f"{_slug(prepared.title or prepared.name)}-{prepared.sha256[:8]}"
             path = self.corpus_dir(guild_id) / f"{stem}{prepared.suffix}"
             sidecar = path.with_name(stem + METADATA_SUFFIX)
             # Hidden while staged: the corpus loader skips dot-files, so a crash leaves no trace.
@@ -261,8 +266,11 @@ class Library:
             try:
                 _write_file(staged, prepared.payload)
                 document = read_document(staged, document_id(Path(path.name)), path.name)
+                # A title the content carries (a Markdown heading, PDF metadata), else the name's.
+                named = document.title == _title_of(staged)
                 meta = {
-                    "title": prepared.title or document.title,
+                    "title": prepared.title
+                    or (_title_of(Path(prepared.name)) if named else document.title),
                     "source_url": source_url,
                     "added_by": added_by,
                     "added_at": _now(),

@@ -80,6 +80,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.changed = asyncio.Condition()
         self.cdn: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}
         self.threads: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -267,6 +268,8 @@ class FakeDiscord:
         }
 
     async def _attachment(self, request: web.Request) -> web.Response:
+        if request.path in self.redirects:
+            raise web.HTTPFound(self.redirects[request.path])
         found = self.cdn.get(request.path)
         if found is None:
             return web.Response(status=404)

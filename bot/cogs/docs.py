@@ -157,16 +157,16 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         name = file.filename if file is not None else url
         try:
             if file is not None:
-                data = await file.read()
-                source_url = None
+                data, filename, source_url = await file.read(), file.filename, None
             else:
                 assert url is not None
                 fetched = await self.bot.fetcher.fetch(url)
                 data, source_url = fetched.data, fetched.url
+                filename = fetched.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
             if len(data) > limit:
                 raise IngestError(f"it is larger than {settings.max_file_mb:g} MB")
             prepared: Prepared = await self.bot.run_engine(
-                prepare, data, filename=file.filename if file else None, title=title
+                prepare, data, filename=filename, title=title
             )
             async with self._lock(guild_id):
                 await self._say(interaction, "Stored; indexing…")
