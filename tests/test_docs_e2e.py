@@ -357,7 +357,11 @@ async def test_find_sources_quotes_what_bears_on_a_claim_or_says_none(rig: Disco
 
 
 async def test_a_mention_in_a_thread_is_answered_in_the_thread(rig: DiscordRig) -> None:
-    message = rig.fake.message(f"<@{BOT_USER['id']}> Who is Ben Wallace?", channel_id=THREAD_ID)
+    message = rig.fake.message(
+        f"<@{BOT_USER['id']}> Who is Ben Wallace?",
+        channel_id=THREAD_ID,
+        extra={"author": new_user()},  # mentions are rate-limited per user
+    )
     await rig.fake.dispatch("MESSAGE_CREATE", message)
     reply = (await rig.fake.wait_for(reply_to(message)))[0]
     assert reply.path == f"/channels/{THREAD_ID}/messages"
@@ -367,7 +371,9 @@ async def test_a_mention_in_a_thread_is_answered_in_the_thread(rig: DiscordRig) 
 async def test_reply_in_thread_opens_a_thread_per_question(rig: DiscordRig) -> None:
     rig.bot.docs_settings.reply_in_thread = True
     try:
-        message = rig.fake.message(f"<@{BOT_USER['id']}> Who is Valery Gerasimov?")
+        message = rig.fake.message(
+            f"<@{BOT_USER['id']}> Who is Valery Gerasimov?", extra={"author": new_user()}
+        )
         await rig.fake.dispatch("MESSAGE_CREATE", message)
 
         def in_thread(r: Recorded) -> bool:
