@@ -15,24 +15,39 @@ def _parser() -> argparse.ArgumentParser:
         description="Verbatim answers questions about documents by quoting them verbatim.",
     )
     commands = parser.add_subparsers(dest="command")
+    # Operators can work on one server's documents (VERBATIM_DATA_DIR/guilds/<id>).
+    guild = argparse.ArgumentParser(add_help=False)
+    guild.add_argument("--guild", type=int, metavar="ID", help="a server's documents, by its id")
     commands.add_parser("run", help="connect to Discord (or open the console without a token)")
-    commands.add_parser("index", help="bring the index up to date with the corpus folder")
-    ask = commands.add_parser("ask", help="answer one question with quotes")
+    commands.add_parser(
+        "index", parents=[guild], help="bring the index up to date with the corpus folder"
+    )
+    ask = commands.add_parser("ask", parents=[guild], help="answer one question with quotes")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print JSON")
-    summary = commands.add_parser("summary", help="summarise a document, optionally on a topic")
+    summary = commands.add_parser(
+        "summary", parents=[guild], help="summarise a document, optionally on a topic"
+    )
     summary.add_argument("--topic", "-t")
     summary.add_argument("--doc", "-d", help="document id or title (default: all)")
     summary.add_argument("--length", "-n", default="5", help="sentences, or short/medium/long")
     summary.add_argument("--json", action="store_true", help="print JSON")
-    commands.add_parser("sources", help="list the indexed documents")
+    commands.add_parser("sources", parents=[guild], help="list the indexed documents")
     commands.add_parser("chat", help="ask questions interactively")
     commands.add_parser("health", help="exit 0 if the running bot reported in recently")
     return parser
 
 
-def _open_engine(show_progress: bool = False) -> Engine:
-    return Engine.open(load_settings(EngineSettings), show_progress=show_progress)
+def _open_engine(show_progress: bool = False, guild: int | None = None) -> Engine:
+    engine = Engine.open(load_settings(EngineSettings), show_progress=show_progress)
+    if guild is None:
+        return engine
+    from bot.settings import DocsSettings
+    from index.library import Library
+
+    docs = load_settings(DocsSettings)
+    library = Library(engine, docs.data_dir, shared_visible=docs.shared_corpus_visible)
+    return library.open(guild)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -48,7 +63,7 @@ def run_command(args: argparse.Namespace) -> int:
         from bot.runner import run
 
         return run()
-    engine = _open_engine(show_progress=command == "index")
+    engine = _open_engine(show_progress=command == "index", guild=getattr(args, "guild", None))
     if command == "index":
         report = engine.last_sync
         print(

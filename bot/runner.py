@@ -13,7 +13,7 @@ import time
 import discord
 import yarl
 
-from bot.settings import DiscordSettings
+from bot.settings import DiscordSettings, DocsSettings
 from index import ConfigError, Engine, EngineSettings, load_settings
 
 log = logging.getLogger("bot")
@@ -61,6 +61,7 @@ def run() -> int:
     try:
         discord_settings = load_settings(DiscordSettings)
         engine_settings = load_settings(EngineSettings)
+        docs_settings = load_settings(DocsSettings)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -80,7 +81,7 @@ def run() -> int:
     engine = Engine.open(engine_settings, show_progress=True)
     from bot.client import VerbatimBot
 
-    bot = VerbatimBot(engine, discord_settings)
+    bot = VerbatimBot(engine, discord_settings, docs=docs_settings)
     try:
         asyncio.run(serve(bot, discord_settings.token.get_secret_value().strip()))
     except discord.LoginFailure:

@@ -191,6 +191,11 @@ class Library:
         self._remember(guild_id, engine)
         return engine
 
+    def open(self, guild_id: int) -> Engine:
+        """Return the server's own engine, loading its index (and syncing it) if need be."""
+        with self._guild_lock(guild_id):
+            return self._load(guild_id)
+
     def engine_for(self, guild_id: int | None) -> Engine:
         """Return the engine that answers in a server (None: a DM, the shared corpus)."""
         if guild_id is None:
@@ -200,8 +205,7 @@ class Library:
             return engine
         if self.shared_visible and not self._files(guild_id):
             return self.shared  # nothing of its own yet: no index to load or keep
-        with self._guild_lock(guild_id):
-            return self._load(guild_id)
+        return self.open(guild_id)
 
     @contextlib.contextmanager
     def _changing(self, guild_id: int) -> Iterator[Engine]:
