@@ -390,3 +390,48 @@ async def test_reply_in_thread_opens_a_thread_per_question(rig: DiscordRig) -> N
     assert len(opened) == 1 and opened[0].body["name"] == "Who is Valery Gerasimov?"
     assert "Gerasimov" in text_of(answer.body) and answer.body["allowed_mentions"]["parse"] == []
     assert not [r for r in rig.fake.requests if reply_to(message)(r)]
+
+
+async def test_a_server_at_its_limit_is_told_so(rig: DiscordRig) -> None:
+    count = len(rig.bot.library.entries(int(GUILD_ID)))
+    rig.bot.library.max_documents = count
+    try:
+        payload = await upload(
+            rig.fake, "extra.txt", b"The Ostby market sells smoked fish on Fridays."
+        )
+        text = await final_edit(rig.fake, payload, "couldn't", "Added")
+    finally:
+        rig.bot.library.max_documents = 200
+    assert f"already has {count} documents, the limit" in text and "/docs remove" in text
+    assert len(rig.bot.library.entries(int(GUILD_ID))) == count
+
+
+async def test_a_full_disk_is_reported_and_the_old_index_still_answers(
+    rig: DiscordRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(path: object, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("index.library._write_file", full)
+    before = rig.bot.library.entries(int(GUILD_ID))
+    payload = await upload(rig.fake, "mill.txt", b"The Hadley mill ground flour until 1952.")
+    text = await final_edit(rig.fake, payload, "couldn't", "Added")
+    assert "No space left on device" in text and "as they were" in text
+    assert rig.bot.library.entries(int(GUILD_ID)) == before
+    assert "212 steps" in await ask(
+        rig.fake, "How many steps did Amara Okafor climb every evening?"
+    )
+
+
+def test_multipart_bodies_are_validated_against_the_spec() -> None:
+    from tests.discord_spec import load_validator
+
+    validator = load_validator()
+    path = f"/channels/{CHANNEL_ID}/messages"
+    files = {"files[0]": b"hello"}
+    good = {"content": "see attached", "attachments": [{"id": 0, "filename": "a.txt"}]}
+    assert validator.errors("POST", path, good, media="multipart/form-data", files=files) == []
+    bad = {"content": 5, "attachments": [{"id": 0, "filename": "a.txt"}]}
+    assert validator.errors("POST", path, bad, media="multipart/form-data", files=files)
+    thread = f"/channels/{CHANNEL_ID}/messages/1/threads"
+    assert validator.errors("POST", thread, {"name": "x" * 101})  # Discord's 100-character cap
