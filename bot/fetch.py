@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -85,12 +85,11 @@ class Fetcher:
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    _pins: dict[str, list[str]] = field(default_factory=dict)
 
     def _permitted(self, address: Address) -> bool:
         return is_public(address) or any(address in network for network in self.allowed)
 
-    async def _vet(self, url: yarl.URL) -> None:
+    async def _vet(self, url: yarl.URL, pins: dict[str, list[str]]) -> None:
         """Refuse a URL unless its scheme is http(s) and every address of its host is public."""
         if url.scheme not in ("http", "https") or not url.host:
             raise FetchError("only http:// and https:// links can be added")
@@ -109,7 +108,7 @@ class Fetcher:
                 raise FetchError(
                     "that link points to a private or internal address, which I won't fetch"
                 )
-        self._pins[host] = addresses
+        pins[host] = addresses
 
     async def fetch(self, url: str) -> Fetched:
         """Download a URL, following up to `max_redirects` redirects, each one vetted."""
@@ -117,7 +116,8 @@ class Fetcher:
             current = yarl.URL(url.strip())
         except (ValueError, TypeError):
             raise FetchError("that is not a valid link") from None
-        connector = aiohttp.TCPConnector(resolver=_PinnedResolver(self._pins), use_dns_cache=False)
+        pins: dict[str, list[str]] = {}  # this fetch's vetted addresses, host by host
+        connector = aiohttp.TCPConnector(resolver=_PinnedResolver(pins), use_dns_cache=False)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         headers = {"User-Agent": USER_AGENT, "Accept": "text/html, application/pdf, text/*"}
         try:
@@ -128,7 +128,7 @@ class Fetcher:
                 ) as session,
             ):
                 for _ in range(self.max_redirects + 1):
-                    await self._vet(current)
+                    await self._vet(current, pins)
                     async with session.get(current, allow_redirects=False) as response:
                         if response.status in REDIRECTS:
                             location = response.headers.get("Location")

@@ -323,8 +323,13 @@ class Library:
             os.replace(path, moved)  # kept until the new index is in place, to undo a failure
             try:
                 engine.reindex()
-            except Exception:
+            except Exception as error:
                 os.replace(moved, path)
+                if isinstance(error, OSError):
+                    raise StorageError(
+                        f"indexing failed ({os.strerror(error.errno or 0)}); "
+                        "the documents and index are as they were"
+                    ) from None
                 raise
             moved.unlink(missing_ok=True)
             path.with_name(path.stem + METADATA_SUFFIX).unlink(missing_ok=True)

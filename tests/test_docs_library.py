@@ -236,3 +236,18 @@ def test_html_main_text_is_kept_and_the_title_found() -> None:
     text = prepared.payload.decode()
     assert prepared.title == "Tea guide" and prepared.suffix == ".txt"
     assert "Green tea is steeped at eighty degrees." in text and "tracking" not in text
+
+
+def test_a_failed_removal_puts_the_document_back(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = library.add(1, prepare(TEA, title="Tea"), added_by="a")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("index.store.save_index", full)
+    with pytest.raises(StorageError, match="as they were"):
+        library.remove(1, added.entry.doc_id, removed_by="a")
+    assert [e.doc_id for e in library.entries(1)] == [added.entry.doc_id]
+    assert "Tea" in titles(library.engine_for(1))
