@@ -75,3 +75,6 @@ class DocsSettings(BaseSettings):
     reply_in_thread: bool = Field(
         False, description="Open a thread for each question asked by mention in a channel."
     )
+    menus_ephemeral: bool = Field(
+        True, description="Answer the Ask Verbatim and Find sources menus privately."
+    )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from bot.fetch import Fetcher
 from index.embedding import Vectors
@@ -124,6 +125,16 @@ async def test_an_upload_is_quoted_in_its_server_and_invisible_elsewhere(rig: Di
 
     audit = (rig.bot.library.folder(int(GUILD_ID)) / "audit.jsonl").read_text()
     assert '"action": "add"' in audit and payload["member"]["user"]["id"] in audit
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def karvik(rig: DiscordRig) -> None:
+    """Make sure the first server has its own document, whichever tests run."""
+    if not any(e.title == "Karvik lighthouse" for e in rig.bot.library.entries(int(GUILD_ID))):
+        payload = await upload(
+            rig.fake, "karvik.txt", LIGHTHOUSE.encode(), title="Karvik lighthouse"
+        )
+        await final_edit(rig.fake, payload, "Added")
 
 
 async def test_a_non_admin_is_refused_and_nothing_changes(rig: DiscordRig) -> None:
@@ -258,7 +269,7 @@ class GatedEncoder:
         return result
 
 
-async def test_questions_are_answered_while_a_reindex_runs(rig: DiscordRig) -> None:
+async def test_questions_are_answered_while_a_reindex_runs(rig: DiscordRig, karvik: None) -> None:
     engine = rig.bot.library.engine_for(int(GUILD_ID))
     assert engine is not rig.bot.library.shared  # the server has its own documents by now
     gated = GatedEncoder(engine.encoder)
@@ -407,7 +418,7 @@ async def test_a_server_at_its_limit_is_told_so(rig: DiscordRig) -> None:
 
 
 async def test_a_full_disk_is_reported_and_the_old_index_still_answers(
-    rig: DiscordRig, monkeypatch: pytest.MonkeyPatch
+    rig: DiscordRig, monkeypatch: pytest.MonkeyPatch, karvik: None
 ) -> None:
     def full(path: object, data: bytes) -> None:
         raise OSError(28, "No space left on device")
@@ -435,3 +446,27 @@ def test_multipart_bodies_are_validated_against_the_spec() -> None:
     assert validator.errors("POST", path, bad, media="multipart/form-data", files=files)
     thread = f"/channels/{CHANNEL_ID}/messages/1/threads"
     assert validator.errors("POST", thread, {"name": "x" * 101})  # Discord's 100-character cap
+
+
+async def test_menus_can_answer_in_public(rig: DiscordRig) -> None:
+    rig.bot.docs_settings.menus_ephemeral = False
+    try:
+        target = rig.fake.message("Who is Jens Stoltenberg?", mentions_bot=False)
+        payload = rig.fake.context_menu("Ask Verbatim", target, user=new_user())
+        await rig.fake.dispatch("INTERACTION_CREATE", payload)
+        assert (await rig.fake.wait_for(callback_for(payload)))[0].body == {"type": 5}
+        body = (await rig.fake.wait_for(followup_for(payload)))[0].body
+    finally:
+        rig.bot.docs_settings.menus_ephemeral = True
+    assert not body.get("flags", 0) & 64 and "the chairman of NATO" in text_of(body)
+
+
+async def test_summary_autocomplete_offers_the_servers_documents(
+    rig: DiscordRig, karvik: None
+) -> None:
+    focused = [{"name": "document", "type": 3, "value": "karvik", "focused": True}]
+    for guild, expected in ((GUILD_ID, ["Karvik lighthouse"]), (GUILD_B_ID, [])):
+        payload = rig.fake.interaction("summary", focused, user=new_user(), guild_id=guild, kind=4)
+        await rig.fake.dispatch("INTERACTION_CREATE", payload)
+        reply = (await rig.fake.wait_for(callback_for(payload)))[0].body
+        assert [c["name"] for c in reply["data"]["choices"]] == expected

@@ -42,6 +42,10 @@ class MenusCog(commands.Cog):
         for menu in self.menus:
             self.bot.tree.remove_command(menu.name, type=menu.type)
 
+    @property
+    def _private(self) -> bool:
+        return self.bot.docs_settings.menus_ephemeral
+
     async def _answer(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> Answer | None:
@@ -57,7 +61,7 @@ class MenusCog(commands.Cog):
                 allowed_mentions=NO_PINGS,
             )
             return None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.response.defer(ephemeral=self._private, thinking=True)
         guild_id = interaction.guild_id
         return await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).ask(text))
 
@@ -68,7 +72,7 @@ class MenusCog(commands.Cog):
             await interaction.followup.send(
                 embeds=answer_embeds(answer),
                 view=AnswerView(answer, self.bot.feedback),
-                ephemeral=True,
+                ephemeral=self._private,
                 allowed_mentions=NO_PINGS,
             )
 
@@ -79,7 +83,7 @@ class MenusCog(commands.Cog):
         answer = await self._answer(interaction, message)
         if answer is not None:
             await interaction.followup.send(
-                embeds=sources_embeds(answer), ephemeral=True, allowed_mentions=NO_PINGS
+                embeds=sources_embeds(answer), ephemeral=self._private, allowed_mentions=NO_PINGS
             )
 
 

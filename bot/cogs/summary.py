@@ -57,9 +57,11 @@ class SummaryCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """Offer the documents whose id or title contains what was typed."""
         typed = current.casefold()
+        guild_id = interaction.guild_id
+        sources = await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).sources())
         return [
             app_commands.Choice(name=source.title[:100], value=source.document[:100])
-            for source in self.bot.engine_for(interaction.guild_id).sources()
+            for source in sources
             if typed in source.title.casefold() or typed in source.document
         ][:25]
 
