@@ -185,6 +185,7 @@ class Library:
             }
         )
         self.corpus_dir(guild_id).mkdir(parents=True, exist_ok=True)
+        self._sweep(guild_id)
         engine = GuildEngine(
             settings, self.shared.encoder, self.shared if self.shared_visible else None
         )
@@ -195,6 +196,13 @@ class Library:
         """Return the server's own engine, loading its index (and syncing it) if need be."""
         with self._guild_lock(guild_id):
             return self._load(guild_id)
+
+    def _sweep(self, guild_id: int) -> None:
+        """Delete what a crash mid-change left behind: hidden staged, temporary, removed files."""
+        for leftover in self.corpus_dir(guild_id).glob(".*"):
+            if leftover.name.endswith((".tmp", ".removed")) or ".staged." in leftover.name:
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
     def engine_for(self, guild_id: int | None) -> Engine:
         """Return the engine that answers in a server (None: a DM, the shared corpus)."""
