@@ -21,8 +21,9 @@ USER_ID = "900000000000000005"
 # A second server, to check that one server never sees another's documents.
 GUILD_B_ID = "900000000000000006"
 CHANNEL_B_ID = "900000000000000007"
-# A public thread in the first server's channel.
+# A public and a private thread in the first server's channel.
 THREAD_ID = "900000000000000008"
+PRIVATE_THREAD_ID = "900000000000000009"
 # Resolved permissions: the default member may use commands but not manage the server.
 MEMBER_PERMISSIONS = "2248473465835073"
 ADMIN_PERMISSIONS = str(int(MEMBER_PERMISSIONS) | 1 << 5)  # MANAGE_GUILD
@@ -178,7 +179,11 @@ class FakeDiscord:
             "guild_id": guild_id,
             "nsfw": False,
         }
-        threads = [self._thread(THREAD_ID, "questions")] if guild_id == GUILD_ID else []
+        threads = (
+            [self._thread(THREAD_ID, "questions"), self._thread(PRIVATE_THREAD_ID, "staff", 12)]
+            if guild_id == GUILD_ID
+            else []
+        )
         member = {
             "user": BOT_USER,
             "roles": [],
@@ -220,11 +225,11 @@ class FakeDiscord:
             "premium_progress_bar_enabled": False,
         }
 
-    def _thread(self, thread_id: str, name: str) -> dict[str, Any]:
-        """A public thread (channel type 11) in the test server's channel."""
+    def _thread(self, thread_id: str, name: str, kind: int = 11) -> dict[str, Any]:
+        """A public (type 11) or private (type 12) thread in the test server's channel."""
         return {
             "id": thread_id,
-            "type": 11,
+            "type": kind,
             "guild_id": GUILD_ID,
             "parent_id": CHANNEL_ID,
             "owner_id": APP_ID,

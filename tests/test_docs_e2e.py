@@ -21,6 +21,7 @@ from tests.fake_discord import (
     CHANNEL_ID,
     GUILD_B_ID,
     GUILD_ID,
+    PRIVATE_THREAD_ID,
     THREAD_ID,
     FakeDiscord,
     Recorded,
@@ -367,15 +368,23 @@ async def test_find_sources_quotes_what_bears_on_a_claim_or_says_none(rig: Disco
     assert "don't cover that claim" in text_of(body)
 
 
-async def test_a_mention_in_a_thread_is_answered_in_the_thread(rig: DiscordRig) -> None:
-    message = rig.fake.message(
-        f"<@{BOT_USER['id']}> Who is Ben Wallace?",
-        channel_id=THREAD_ID,
-        extra={"author": new_user()},  # mentions are rate-limited per user
-    )
-    await rig.fake.dispatch("MESSAGE_CREATE", message)
-    reply = (await rig.fake.wait_for(reply_to(message)))[0]
-    assert reply.path == f"/channels/{THREAD_ID}/messages"
+@pytest.mark.parametrize("thread", [THREAD_ID, PRIVATE_THREAD_ID], ids=["public", "private"])
+async def test_a_mention_in_a_thread_is_answered_in_the_thread(
+    rig: DiscordRig, thread: str
+) -> None:
+    rig.bot.docs_settings.reply_in_thread = True  # already in a thread: no new one is opened
+    try:
+        message = rig.fake.message(
+            f"<@{BOT_USER['id']}> Who is Ben Wallace?",
+            channel_id=thread,
+            extra={"author": new_user()},  # mentions are rate-limited per user
+        )
+        await rig.fake.dispatch("MESSAGE_CREATE", message)
+        reply = (await rig.fake.wait_for(reply_to(message)))[0]
+    finally:
+        rig.bot.docs_settings.reply_in_thread = False
+    assert reply.path == f"/channels/{thread}/messages"
+    assert not [r for r in rig.fake.requests if r.path.endswith(f"/{message['id']}/threads")]
     assert "the defense secretary of the United Kingdom" in text_of(reply.body)
 
 
