@@ -84,6 +84,11 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _reason(error: OSError) -> str:
+    """Say what went wrong with the disk in words ("No space left on device")."""
+    return error.strerror or str(error) or type(error).__name__
+
+
 def _title_of(path: Path) -> str:
     """Title a file from its name, the way the corpus loader does when nothing else says."""
     return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
@@ -199,8 +204,18 @@ class Library:
 
     def _sweep(self, guild_id: int) -> None:
         """Delete what a crash mid-change left behind: hidden staged, temporary, removed files."""
-        for leftover in self.corpus_dir(guild_id).glob(".*"):
-            if leftover.name.endswith((".tmp", ".removed")) or ".staged." in leftover.name:
+        folder = self.corpus_dir(guild_id)
+        documents = {path.stem for path in self._files(guild_id)}
+        for leftover in folder.iterdir():
+            name = leftover.name
+            hidden = name.startswith(".") and (
+                name.endswith((".tmp", ".removed")) or ".staged." in name
+            )
+            # A metadata file is written just before its document: alone, it is a crash's.
+            orphan = name.endswith(METADATA_SUFFIX) and (
+                name.removesuffix(METADATA_SUFFIX) not in documents
+            )
+            if hidden or orphan:
                 with contextlib.suppress(OSError):
                     leftover.unlink()
 
@@ -294,7 +309,7 @@ class Library:
                 for leftover in (staged, sidecar, path):
                     leftover.unlink(missing_ok=True)
                 raise StorageError(
-                    f"the file could not be stored ({os.strerror(error.errno or 0)}); "
+                    f"the file could not be stored ({_reason(error)}); "
                     "the documents and index are as they were"
                 ) from None
             except ValueError as error:
@@ -309,7 +324,7 @@ class Library:
                 sidecar.unlink(missing_ok=True)
                 if isinstance(error, OSError):
                     raise StorageError(
-                        f"indexing failed ({os.strerror(error.errno or 0)}); "
+                        f"indexing failed ({_reason(error)}); "
                         "the documents and index are as they were"
                     ) from None
                 raise
@@ -335,7 +350,7 @@ class Library:
                 os.replace(moved, path)
                 if isinstance(error, OSError):
                     raise StorageError(
-                        f"indexing failed ({os.strerror(error.errno or 0)}); "
+                        f"indexing failed ({_reason(error)}); "
                         "the documents and index are as they were"
                     ) from None
                 raise

@@ -169,7 +169,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
                 prepare, data, filename=filename, title=title
             )
             async with self._lock(guild_id):
-                await self._say(interaction, "Stored; indexing…")
+                await self._say(interaction, "Storing and indexing…")
                 added: Added = await self._with_progress(
                     interaction,
                     lambda progress: self.bot.library.add(
