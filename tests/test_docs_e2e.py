@@ -479,3 +479,41 @@ async def test_summary_autocomplete_offers_the_servers_documents(
         await rig.fake.dispatch("INTERACTION_CREATE", payload)
         reply = (await rig.fake.wait_for(callback_for(payload)))[0].body
         assert [c["name"] for c in reply["data"]["choices"]] == expected
+
+
+async def test_changes_in_two_servers_still_leave_a_thread_for_questions(
+    rig: DiscordRig, karvik: None
+) -> None:
+    library = rig.bot.library
+    engines = [library.engine_for(int(GUILD_ID)), library.open(int(GUILD_B_ID))]
+    gated = GatedEncoder(engines[0].encoder)
+    for engine in engines:
+        engine.encoder = gated
+    try:
+        first = await upload(
+            rig.fake, "owl.txt", b"The barn owl at Fenwick hunts over the water meadows."
+        )
+        second = await upload(
+            rig.fake,
+            "heron.txt",
+            b"The grey heron at Fenwick nests in the alder carr.",
+            guild=GUILD_B_ID,
+        )
+        await final_edit(rig.fake, first, "Embedding 0/")  # the first holds an engine thread
+        payload = rig.fake.interaction(
+            "ask", [option("question", "Who is Jens Stoltenberg?")], user=new_user()
+        )
+        await rig.fake.dispatch("INTERACTION_CREATE", payload)
+        answer = (await rig.fake.wait_for(followup_for(payload), timeout=20))[0]
+        assert "the chairman of NATO" in text_of(answer.body)
+        assert not [
+            r
+            for r in rig.fake.requests
+            if original_for(second)(r) and "Embedding" in r.body.get("content", "")
+        ]
+    finally:
+        gated.gate.set()
+        for engine in engines:
+            engine.encoder = gated.inner
+    for payload in (first, second):
+        assert "Added" in await final_edit(rig.fake, payload, "Added", "couldn't")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 import discord
@@ -96,12 +96,17 @@ class DocsCog(commands.GroupCog, group_name="docs"):
     def __init__(self, bot: VerbatimBot) -> None:
         self.bot = bot
         self._changing: dict[int, asyncio.Lock] = {}
+        # Changes in different servers may run together, but always leave a thread for questions.
+        self._threads = asyncio.Semaphore(max(1, bot.settings.engine_threads - 1))
         super().__init__()
 
-    def _lock(self, guild_id: int) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _lock(self, guild_id: int) -> AsyncIterator[None]:
+        """Wait for this server's previous change, and for a free engine thread."""
         # One change per server reaches the engine threads at a time, so a second admin's
         # change waits here instead of holding a thread that questions need.
-        return self._changing.setdefault(guild_id, asyncio.Lock())
+        async with self._changing.setdefault(guild_id, asyncio.Lock()), self._threads:
+            yield
 
     async def _with_progress(
         self, interaction: discord.Interaction, work: Callable[[Progress], T]
