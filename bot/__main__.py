@@ -26,12 +26,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Verbatim answers questions about documents by quoting them verbatim.",
     )
     commands = parser.add_subparsers(dest="command")
+    # Operators can work on one server's documents (VERBATIM_DATA_DIR/guilds/<id>).
+    guild = argparse.ArgumentParser(add_help=False)
+    guild.add_argument("--guild", type=int, metavar="ID", help="a server's documents, by its id")
     commands.add_parser("run", help="connect to Discord (or open the console without a token)")
-    index = commands.add_parser("index", help="bring the index up to date with the corpus folder")
+    index = commands.add_parser(
+        "index", parents=[guild], help="bring the index up to date with the corpus folder"
+    )
     index.add_argument(
         "--prune", action="store_true", help="let an empty corpus empty the index too"
     )
-    ask = commands.add_parser("ask", help="answer one question with quotes")
+    ask = commands.add_parser("ask", parents=[guild], help="answer one question with quotes")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.add_argument(
@@ -39,12 +44,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="when the documents don't answer, also show the closest passages (may not answer)",
     )
-    summary = commands.add_parser("summary", help="summarise a document, optionally on a topic")
+    summary = commands.add_parser(
+        "summary", parents=[guild], help="summarise a document, optionally on a topic"
+    )
     summary.add_argument("--topic", "-t")
     summary.add_argument("--doc", "-d", help="document id or title (default: all)")
     summary.add_argument("--length", "-n", default="5", help="sentences, or short/medium/long")
     summary.add_argument("--json", action="store_true", help="print JSON")
-    commands.add_parser("sources", help="list the indexed documents")
+    commands.add_parser("sources", parents=[guild], help="list the indexed documents")
     commands.add_parser("chat", help="ask questions interactively")
     commands.add_parser("health", help="exit 0 if the running bot reported in recently")
     return parser
@@ -57,6 +64,16 @@ def _length(value: str) -> int | str:
 
 def _print(text: str) -> None:
     print(text, flush=True)
+
+
+def _guild_engine(engine: Engine, guild: int) -> Engine:
+    """Return a server's engine (its own documents, plus the shared ones if they are visible)."""
+    from bot.settings import DocsSettings
+    from index.library import Library
+
+    docs = load_settings(DocsSettings)
+    root = docs.guilds_root(engine.settings.data_dir)
+    return Library(engine, root, shared_visible=docs.shared_corpus_visible).open(guild)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -89,6 +106,9 @@ def run_command(args: argparse.Namespace) -> int:
         prune=indexing and args.prune,
         must_save=indexing,  # `index` exists to save: a failure is its result, in one line
     )
+    guild = getattr(args, "guild", None)
+    if guild is not None:
+        engine = _guild_engine(engine, guild)
     if command == "index":
         return _report_index(engine)
     if command == "ask":

@@ -207,8 +207,11 @@ HELP_TEXT = (
     "`/ask question` — quotes that answer, the answering sentence in bold\n"
     "`/summary [document] [topic] [length]` — the key sentences, in document order\n"
     "`/sources` — the documents I can quote\n"
+    "`/docs add|list|remove|reindex` — this server's own documents (adding and removing "
+    "needs **Manage Server**)\n"
     "`/help` — this message\n\n"
-    "You can also mention me with a question, or send me a direct message."
+    "You can also mention me with a question, or send me a direct message. On any message, "
+    "**Apps → Ask Verbatim** asks its text, and **Apps → Find sources** quotes what bears on it."
 )
 
 

@@ -17,7 +17,7 @@ import aiohttp
 import discord
 import yarl
 
-from bot.settings import DiscordSettings
+from bot.settings import DiscordSettings, DocsSettings
 from index import ConfigError, Engine, EngineSettings, load_settings
 
 log = logging.getLogger("bot")
@@ -148,6 +148,7 @@ def run() -> int:
             check_writable_folder(
                 discord_settings.feedback_file, "DISCORD_FEEDBACK_FILE", "👍/👎 feedback"
             )
+        docs_settings = load_settings(DocsSettings)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -177,7 +178,7 @@ def run() -> int:
         load_model()
     from bot.client import VerbatimBot
 
-    bot = VerbatimBot(engine, discord_settings)
+    bot = VerbatimBot(engine, discord_settings, docs=docs_settings)
     try:
         asyncio.run(serve(bot, discord_settings.token.get_secret_value().strip()))
     except (TimeoutError, aiohttp.ClientError, OSError) as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -119,3 +120,34 @@ class SentenceEncoder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+Progress = Callable[[int, int], None]
+
+
+class ProgressEncoder:
+    """Wrap an encoder to report (done, total) texts after each slice it embeds."""
+
+    def __init__(self, inner: Encoder, progress: Progress, *, step: int = 256) -> None:
+        self.inner = inner
+        self.progress = progress
+        self.step = step
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> Vectors:
+        """Embed in slices so that a long job can say how far it has got."""
+        blocks = []
+        self.progress(0, len(texts))
+        for start in range(0, len(texts), self.step):
+            blocks.append(self.inner.encode(texts[start : start + self.step]))
+            self.progress(min(start + self.step, len(texts)), len(texts))
+        if not blocks:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)

@@ -7,8 +7,8 @@ import threading
 import time
 
 from index.answering import passage_candidates, select_quotes
-from index.documents import CorpusProblem, load_corpus
-from index.embedding import Encoder, SentenceEncoder
+from index.documents import Corpus, CorpusProblem, load_corpus
+from index.embedding import Encoder, Progress, ProgressEncoder, SentenceEncoder
 from index.judging import closest_quotes, reranked, verified_quotes, verify
 from index.listing import capped_list
 from index.questions import QuestionError, clean_question
@@ -78,10 +78,8 @@ class Engine:
             must_save=must_save,
         )
 
-    def reindex(
-        self, *, show_progress: bool = False, prune: bool = False, must_save: bool = False
-    ) -> SyncReport:
-        """Re-read the corpus folder and update the index for what changed."""
+    def load_documents(self) -> Corpus:
+        """Read the documents to index (a subclass may add another folder's)."""
         folder = self.settings.corpus_dir
         if not folder.is_dir():
             # A Docker bind mount of a missing host path looks exactly like this.
@@ -90,10 +88,21 @@ class Engine:
                 f"VERBATIM_CORPUS_DIR: the corpus folder {folder} {what}. "
                 "Set VERBATIM_CORPUS_DIR (or VERBATIM_DATA_DIR) to the folder of your documents."
             )
+        return load_corpus(folder)
+
+    def reindex(
+        self,
+        *,
+        show_progress: bool = False,
+        prune: bool = False,
+        must_save: bool = False,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Re-read the corpus folder and update the index for what changed."""
         if show_progress:
-            log.info("Reading the corpus in %s", folder)
+            log.info("Reading the corpus in %s", self.settings.corpus_dir)
         started = time.perf_counter()
-        corpus = load_corpus(folder)
+        corpus = self.load_documents()
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
         log.log(
@@ -103,10 +112,11 @@ class Engine:
             len(corpus.problems),
             time.perf_counter() - started,
         )
+        encoder = ProgressEncoder(self.encoder, progress) if progress else self.encoder
         index, report = update_index(
             self.settings.index_dir,
             corpus.documents,
-            self.encoder,
+            encoder,
             prune=prune,
             lock_timeout=self.settings.lock_timeout,
             show_progress=show_progress,

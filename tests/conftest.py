@@ -61,7 +61,7 @@ async def rig(
     import discord
     import yarl
 
-    from bot.settings import DiscordSettings
+    from bot.settings import DiscordSettings, DocsSettings
     from tests.discord_spec import load_validator
 
     # A short heartbeat makes a blocked event loop show up within a test's few seconds.
@@ -81,7 +81,9 @@ async def rig(
         cooldown_seconds=30,
         health_file=feedback.parent / "health",
     )
-    bot = VerbatimBot(engine, settings)
+    # Each server's documents live under a temporary data folder, never the working tree.
+    docs = DocsSettings(guilds_dir=tmp_path_factory.mktemp("guilds"))
+    bot = VerbatimBot(engine, settings, docs=docs)
     task = asyncio.create_task(bot.start(FAKE_TOKEN))
     await asyncio.wait_for(bot.wait_until_ready(), 30)
     try:

@@ -56,15 +56,27 @@ class SpecValidator:
                     return template, operation
         return None
 
-    def errors(self, method: str, path: str, body: Any) -> list[str]:
+    def errors(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        media: str | None = None,
+        files: dict[str, bytes] | None = None,
+    ) -> list[str]:
         """Return every way the body breaks the spec (an unknown route is itself an error)."""
         found = self.operation(method, path)
         if found is None:
             return [f"{method} {path} is not an operation in Discord's spec"]
         template, operation = found
         content = operation.get("requestBody", {}).get("content", {})
-        if "application/json" not in content:
-            return [] if body is None else [f"{method} {template} takes no JSON body"]
+        media = media or "application/json"
+        if media not in content:
+            return [] if body is None and not files else [f"{method} {template} takes no {media}"]
+        if media == "multipart/form-data":
+            # Form fields: the JSON payload's keys beside one binary field per file.
+            body = {**(body or {}), **{name: "<binary>" for name in files or {}}}
         pointer = "/".join(
             part.replace("~", "~0").replace("/", "~1")
             for part in (
@@ -73,7 +85,7 @@ class SpecValidator:
                 method.lower(),
                 "requestBody",
                 "content",
-                "application/json",
+                media,
                 "schema",
             )
         )

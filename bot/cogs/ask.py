@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.client import VerbatimBot
 from bot.cogs.errors import slow_down
-from bot.render import NO_PINGS, answer_embeds, escape
+from bot.render import NO_PINGS, answer_embeds, escape, shorten
 from bot.views import AnswerView
 from index import Answer, QuestionError
 from index.questions import clean_question
@@ -49,8 +49,9 @@ class AskCog(commands.Cog):
     def _clean(self, question: str) -> str:
         return clean_question(question, max_chars=self.bot.engine.settings.max_question_chars)
 
-    async def _answer(self, question: str) -> Answer:
-        return await self.bot.run_engine(self.bot.engine.ask, question)
+    async def _answer(self, question: str, guild_id: int | None) -> Answer:
+        # Finding the server's engine may load its index from disk: do it off the event loop.
+        return await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).ask(question))
 
     @app_commands.command(name="ask")
     @app_commands.describe(question="What you want to know about the documents")
@@ -63,7 +64,7 @@ class AskCog(commands.Cog):
             await interaction.response.send_message(escape(str(error)), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
-        answer = await self._answer(cleaned)
+        answer = await self._answer(cleaned, interaction.guild_id)
         await interaction.followup.send(
             embeds=answer_embeds(answer),
             view=AnswerView(answer, self.bot.feedback),
@@ -102,10 +103,18 @@ class AskCog(commands.Cog):
             return
         try:
             async with message.channel.typing():
-                answer = await self._answer(cleaned)
+                answer = await self._answer(cleaned, message.guild.id if message.guild else None)
         except Exception:
             log.exception("Answering a mention failed")
             await _reply(message, "Sorry, something went wrong while answering.")
+            return
+        thread = await self._thread_for(message, cleaned)
+        if thread is not None:
+            await thread.send(
+                embeds=answer_embeds(answer),
+                view=AnswerView(answer, self.bot.feedback),
+                allowed_mentions=NO_PINGS,
+            )
             return
         await message.reply(
             embeds=answer_embeds(answer),
@@ -113,6 +122,21 @@ class AskCog(commands.Cog):
             mention_author=False,
             allowed_mentions=NO_PINGS,
         )
+
+    async def _thread_for(self, message: discord.Message, question: str) -> discord.Thread | None:
+        """Open a thread on the question when VERBATIM_REPLY_IN_THREAD asks for one."""
+        # A mention inside a thread is simply replied to there; only channel messages get one.
+        if (
+            not self.bot.docs_settings.reply_in_thread
+            or message.guild is None
+            or isinstance(message.channel, discord.Thread)
+        ):
+            return None
+        try:
+            return await message.create_thread(name=shorten(question, 100))
+        except discord.HTTPException:  # no permission to create threads: answer in place
+            log.warning("Could not open a thread in channel %s", message.channel.id)
+            return None
 
 
 async def setup(bot: VerbatimBot) -> None:
