@@ -197,11 +197,16 @@ def verifier_facts() -> list[str]:
     folder = ROOT / "index" / "verifier_model"
     record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
     weights = folder / "model.safetensors"
+    stages, steps, seconds, earlier = 0, 0.0, 0.0, record
+    while earlier:  # a continued run records the run it started from
+        stages, steps = stages + 1, steps + earlier["training"]["steps"]
+        seconds += earlier["training"]["seconds"]
+        earlier = earlier.get("continued_from")
     return [
         f"verifier weights: {weights.stat().st_size / 1e6:.1f} MB fp16 safetensors "
         f"(sha256 {record['weights']['sha256'][:12]}…)",
-        f"verifier training: {record['training']['seconds'] / 60:.1f} min for "
-        f"{record['training']['steps']:.0f} steps on 2 CPU cores "
+        f"verifier training: {seconds / 60:.1f} min for {steps:.0f} steps in {stages} stage(s) "
+        "on 2 CPU cores, one torch thread "
         f"({sum(record['pairs'].values())} pairs; "
         f"whole script {record['total_seconds'] / 60:.1f} min)",
         f"verifier held-out validation: AUROC {record['validation']['validation_auroc']}, "

@@ -26,7 +26,7 @@ from index.embedding import Encoder, Progress
 from index.engine import Engine
 from index.ingest import IngestError, Prepared
 from index.settings import EngineSettings
-from index.store import SyncReport
+from index.store import IndexWriteError, SyncReport
 from index.verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,10 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _reason(error: OSError) -> str:
+def _reason(error: OSError | IndexWriteError) -> str:
     """Say what went wrong with the disk in words ("No space left on device")."""
-    return error.strerror or str(error) or type(error).__name__
+    strerror = getattr(error, "strerror", None)
+    return strerror or str(error) or type(error).__name__
 
 
 def _title_of(path: Path) -> str:
@@ -328,12 +329,13 @@ class Library:
                     leftover.unlink(missing_ok=True)
                 raise LibraryError(f"it cannot be read ({error})") from None
             try:
-                report = engine.reindex(progress=progress, prune=True)
+                # A server's change must reach the disk, or be undone: no serving from memory.
+                report = engine.reindex(progress=progress, prune=True, must_save=True)
             except Exception as error:
                 # Leave the folder as it was, so the folder and the index agree again.
                 path.unlink(missing_ok=True)
                 sidecar.unlink(missing_ok=True)
-                if isinstance(error, OSError):
+                if isinstance(error, OSError | IndexWriteError):
                     raise StorageError(
                         f"indexing failed ({_reason(error)}); "
                         "the documents and index are as they were"
@@ -356,10 +358,10 @@ class Library:
             moved = path.with_name(f".{path.name}.removed")
             os.replace(path, moved)  # kept until the new index is in place, to undo a failure
             try:
-                engine.reindex(prune=True)
+                engine.reindex(prune=True, must_save=True)
             except Exception as error:
                 os.replace(moved, path)
-                if isinstance(error, OSError):
+                if isinstance(error, OSError | IndexWriteError):
                     raise StorageError(
                         f"indexing failed ({_reason(error)}); "
                         "the documents and index are as they were"

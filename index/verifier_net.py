@@ -53,4 +53,5 @@ def load(folder: Path, weights: str) -> MeanPooledScorer:
     model = MeanPooledScorer(BertModel(config, add_pooling_layer=False))
     state = {name: tensor.float() for name, tensor in load_file(str(folder / weights)).items()}
     model.load_state_dict(state, strict=True)
-    return model.eval()
+    model.eval()
+    return model

@@ -29,6 +29,18 @@ def bundled_verifier() -> Verifier:
     return Verifier()
 
 
+@pytest.fixture(autouse=True)
+def _one_verifier(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let every in-process Engine.open share the loaded verifier instead of reloading 45 MB."""
+    import index.engine
+    from index.verifier import load_verifier
+
+    def cached(setting: str) -> Verifier | None:
+        return bundled_verifier() if setting == "bundled" else load_verifier(setting)
+
+    monkeypatch.setattr(index.engine, "load_verifier", cached)
+
+
 @pytest.fixture(scope="session")
 def encoder() -> SentenceEncoder:
     """The real default model, loaded once."""

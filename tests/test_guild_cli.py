@@ -14,10 +14,11 @@ NOTE = "The Karvik lighthouse keeper, Amara Okafor, climbed 212 steps every even
 
 def test_index_ask_and_sources_for_one_server(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
-    server = tmp_path / "servers" / "guilds" / "42" / "corpus"
+    # Servers live under the data folder's guilds/ (run() makes tmp_path the data folder).
+    server = tmp_path / "guilds" / "42" / "corpus"
     server.mkdir(parents=True)
     (server / "karvik.txt").write_text(NOTE, encoding="utf-8")
-    env = {"VERBATIM_DATA_DIR": str(tmp_path / "servers")}
+    env = {"VERBATIM_DATA_DIR": str(tmp_path)}
 
     built = run(tmp_path, "index", "--guild", "42", env=env)
     assert built.returncode == 0, built.stderr

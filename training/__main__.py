@@ -24,6 +24,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--squad", type=Path, default=ROOT.parent / "shared/eval/squad")
     parser.add_argument("--base", default=None, help="base model folder (default: bundled MiniLM)")
     parser.add_argument("--out", type=Path, default=ROOT / "index/verifier_model")
+    parser.add_argument(
+        "--init", type=Path, default=None, help="continue from this trained verifier folder"
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "build/verifier-work")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -43,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     """Build the pairs, train, calibrate on held-out articles, export with a model card."""
     args = parse(sys.argv[1:] if argv is None else argv)
     began = time.perf_counter()
+    # A continued run keeps the record of the run it started from, for the model card.
+    previous = None
+    if args.init is not None:
+        record = args.init / "training.json"
+        previous = json.loads(record.read_text(encoding="utf-8")) if record.exists() else None
     if args.base is None:
         from index.embedding import resolve_model
         from index.settings import PACKAGED_MODEL
@@ -66,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(examples)} pairs from {len(training)} questions: {dict(kinds)}", file=sys.stderr)
     config = TrainConfig(
         base=args.base,
+        init=str(args.init) if args.init else "",
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -81,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.work / "checkpoint.pt").unlink(missing_ok=True)
     report = {
         "command": "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "config": {k: v for k, v in vars(config).items() if k != "base"},
+        "config": {k: v for k, v in vars(config).items() if k not in ("base", "init")},
+        "continued_from": previous,
         "pairs": dict(kinds),
         "training_questions": len(training),
         "training_titles": sorted({q["title"] for q in training}),

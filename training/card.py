@@ -50,8 +50,8 @@ all-MiniLM-L6-v2 authors).
 | held-out questions | {n_val:.0f} |
 | held-out AUROC (best sentence's score) | {auroc} |
 | held-out balanced accuracy at the threshold | {bacc} |
-| training steps | {steps:.0f} |
-| training time (2 CPU cores) | {minutes:.1f} min |
+| training steps (all stages) | {steps:.0f} |
+| training time (all stages, 2 CPU cores) | {minutes:.1f} min |
 
 The engine's figures (abstain_dev, the seed checks, SQuAD retrieval with reranking, latency) are
 in `docs/benchmarks.md`.
@@ -61,7 +61,7 @@ in `docs/benchmarks.md`.
 ```sh
 {command}
 ```
-
+{stages}
 Seeded ({seed}); it shows a progress bar, checkpoints every 200 steps into `build/verifier-work`
 and resumes from there when rerun with the same settings.
 """
@@ -70,6 +70,18 @@ and resumes from there when rerun with the same settings.
 def write_model_card(folder: Path, report: dict[str, Any]) -> None:
     """Write README.md beside the weights from a training report."""
     weights, validation = report["weights"], report["validation"]
+    stages = ""
+    steps, seconds = report["training"]["steps"], report["training"]["seconds"]
+    earlier = report.get("continued_from")
+    while earlier:
+        # A continued run names the run it started from; the figures add up over all stages.
+        stages = (
+            f"\nThat run continued from the weights of `{earlier['command']}` "
+            f"({earlier['training']['steps']:.0f} steps).\n" + stages
+        )
+        steps += earlier["training"]["steps"]
+        seconds += earlier["training"]["seconds"]
+        earlier = earlier.get("continued_from")
     pairs = "\n".join(f"| {kind} | {count} |" for kind, count in sorted(report["pairs"].items()))
     text = CARD_TEMPLATE.format(
         max_length=weights["max_length"],
@@ -82,9 +94,10 @@ def write_model_card(folder: Path, report: dict[str, Any]) -> None:
         n_val=validation["validation_questions"],
         auroc=validation["validation_auroc"],
         bacc=validation["validation_balanced_accuracy"],
-        steps=report["training"]["steps"],
-        minutes=report["training"]["seconds"] / 60,
+        steps=steps,
+        minutes=seconds / 60,
         command=report["command"],
+        stages=stages,
         seed=report["config"]["seed"],
     )
     (folder / "README.md").write_text(text, encoding="utf-8")

@@ -22,6 +22,7 @@ class TrainConfig:
     """Everything that decides the trained weights; part of the checkpoint's identity."""
 
     base: str
+    init: str = ""
     epochs: float = 2.0
     batch_size: int = 16
     learning_rate: float = 7e-5
@@ -82,7 +83,13 @@ def train(
     # On a busy machine one thread beats two: a descheduled OpenMP thread stalls every step.
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     tokenizer = AutoTokenizer.from_pretrained(config.base)
-    model = verifier_net.from_base(config.base)
+    # A second stage may continue from an exported verifier instead of the bare MiniLM.
+    model = (
+        verifier_net.load(Path(config.init), WEIGHTS)
+        if config.init
+        else verifier_net.from_base(config.base)
+    )
+    model.train()
     # The 30k-word embedding table is half the weights; freezing it halves the optimiser's work
     # on 2 cores and keeps the pretrained vocabulary intact on a small training set.
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
