@@ -9,6 +9,8 @@ from index.answering import passage_candidates, select_quotes
 from index.documents import CorpusProblem, load_corpus
 from index.embedding import Encoder, SentenceEncoder
 from index.questions import QuestionError, clean_question
+from index.relations import RelationGraph, Relations, query_relations, sync_relations
+from index.relations_question import relations_for_question
 from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.search import HybridSearcher
@@ -29,6 +31,7 @@ class Engine:
     searcher: HybridSearcher
     problems: list[CorpusProblem]
     last_sync: SyncReport
+    graph: RelationGraph
 
     def __init__(
         self, settings: EngineSettings, encoder: Encoder, *, show_progress: bool = False
@@ -60,6 +63,10 @@ class Engine:
             self.settings.index_dir, corpus.documents, self.encoder, show_progress=show_progress
         )
         searcher = HybridSearcher(index, self.encoder)
+        # Who spoke with whom: extracted per document and cached beside the index (issue 9).
+        self.graph, self.relations_seconds = sync_relations(
+            self.settings.index_dir, [item.document for item in index.documents]
+        )
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
         with self._lock:
             self.searcher, self.problems, self.last_sync = searcher, corpus.problems, report
@@ -121,6 +128,19 @@ class Engine:
         return Summary(
             document, topic_text, quotes, bool(quotes), "" if quotes else "Nothing to summarise."
         )
+
+    def relations(self, *, person: str | None = None, document: str | None = None) -> Relations:
+        """Return who spoke, met or talked with whom, optionally for one person or document."""
+        doc_id = None
+        if document:
+            position = self._document_positions(document)[0]
+            doc_id = self.searcher.index.documents[position].document.doc_id
+        return query_relations(self.graph, person=person, document=doc_id)
+
+    def relations_for_question(self, question: str) -> Relations | None:
+        """Answer a who-spoke-with-whom question from the links; None for other questions."""
+        text = clean_question(question, max_chars=self.settings.max_question_chars)
+        return relations_for_question(self.graph, text)
 
     def _document_positions(self, document: str | None) -> list[int]:
         items = self.searcher.index.documents
