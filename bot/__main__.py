@@ -1,11 +1,13 @@
-"""Command line: `python -m bot run | index | ask | summary | sources | chat`."""
+"""Command line: `python -m bot run | index | ask | summary | relations | sources | chat`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from pathlib import Path
 
+from bot.relations_text import format_relations, relations_json
 from index import ConfigError, Engine, EngineSettings, QuestionError, load_settings
 
 
@@ -25,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--doc", "-d", help="document id or title (default: all)")
     summary.add_argument("--length", "-n", default="5", help="sentences, or short/medium/long")
     summary.add_argument("--json", action="store_true", help="print JSON")
+    relations = commands.add_parser("relations", help="who spoke, met or talked with whom")
+    relations.add_argument("--person", "-p", help="only this person's links")
+    relations.add_argument("--doc", "-d", help="only this document (id or title)")
+    relations.add_argument("--png", metavar="FILE", help="also draw the graph into FILE")
+    relations.add_argument("--json", action="store_true", help="print networkx node-link JSON")
     commands.add_parser("sources", help="list the indexed documents")
     commands.add_parser("chat", help="ask questions interactively")
     commands.add_parser("health", help="exit 0 if the running bot reported in recently")
@@ -33,6 +40,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def _open_engine(show_progress: bool = False) -> Engine:
     return Engine.open(load_settings(EngineSettings), show_progress=show_progress)
+
+
+def _relations(engine: Engine, args: argparse.Namespace) -> int:
+    """Print who spoke with whom, and draw it when asked; 1 when there is nothing to show."""
+    relations = engine.relations(person=args.person, document=args.doc)
+    print(relations_json(relations) if args.json else format_relations(relations))
+    if args.png and relations.answered:
+        from index.relations_draw import draw
+
+        picture = draw(relations.graph)
+        Path(args.png).write_bytes(picture.png)
+        if not args.json:
+            print(f"Drew {picture.shown} parties into {args.png}.")
+    return 0 if relations.answered else 1
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -61,6 +82,9 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"Built from scratch: {report.rebuilt_because}.")
         for problem in engine.problems:
             print(f"Skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    elif command == "ask" and (routed := engine.relations_for_question(args.question)):
+        # Who spoke with whom is answered from the extracted links (issue 9).
+        print(relations_json(routed, args.question) if args.json else format_relations(routed))
     elif command == "ask":
         answer = engine.ask(args.question)
         print(
@@ -72,6 +96,8 @@ def run_command(args: argparse.Namespace) -> int:
         length: int | str = int(args.length) if str(args.length).isdigit() else args.length
         summary = engine.summary(document=args.doc, topic=args.topic, length=length)
         print(console.as_json(summary) if args.json else console.format_summary(summary))
+    elif command == "relations":
+        return _relations(engine, args)
     elif command == "sources":
         print(console.format_sources(engine))
     elif command == "chat":
