@@ -22,7 +22,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 HEALTH_INTERVAL = 15.0
-COGS = ("bot.cogs.ask", "bot.cogs.summary", "bot.cogs.info")
+COGS = ("bot.cogs.ask", "bot.cogs.summary", "bot.cogs.info", "bot.cogs.relations")
 
 
 # Verbatim never joins voice; don't warn at every start that voice libraries are missing.

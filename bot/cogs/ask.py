@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -11,6 +12,9 @@ from discord.ext import commands
 
 from bot.client import VerbatimBot
 from bot.cogs.errors import slow_down
+from bot.cogs.relations import draw_relations
+from bot.relations_render import answer_embeds as relations_answer_embeds
+from bot.relations_views import PictureView
 from bot.render import NO_PINGS, answer_embeds, escape
 from bot.views import AnswerView
 from index import Answer, QuestionError
@@ -52,6 +56,15 @@ class AskCog(commands.Cog):
     async def _answer(self, question: str) -> Answer:
         return await self.bot.run_engine(self.bot.engine.ask, question)
 
+    async def _relations(self, question: str) -> dict[str, Any] | None:
+        """Answer who spoke with whom from the extracted links (issue 9); None for the rest."""
+        routed = await self.bot.run_engine(self.bot.engine.relations_for_question, question)
+        if routed is None:
+            return None
+        view = PictureView(routed, self.bot.run_engine, draw_relations)
+        embeds = relations_answer_embeds(routed, question)
+        return {"embeds": embeds, "view": view, "allowed_mentions": NO_PINGS}
+
     @app_commands.command(name="ask")
     @app_commands.describe(question="What you want to know about the documents")
     @app_commands.checks.dynamic_cooldown(_cooldown, key=lambda i: i.user.id)
@@ -63,6 +76,10 @@ class AskCog(commands.Cog):
             await interaction.response.send_message(escape(str(error)), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
+        routed = await self._relations(cleaned)
+        if routed is not None:
+            await interaction.followup.send(**routed)
+            return
         answer = await self._answer(cleaned)
         await interaction.followup.send(
             embeds=answer_embeds(answer),
@@ -102,10 +119,15 @@ class AskCog(commands.Cog):
             return
         try:
             async with message.channel.typing():
-                answer = await self._answer(cleaned)
+                routed = await self._relations(cleaned)
+                if routed is None:
+                    answer = await self._answer(cleaned)
         except Exception:
             log.exception("Answering a mention failed")
             await _reply(message, "Sorry, something went wrong while answering.")
+            return
+        if routed is not None:
+            await message.reply(**routed, mention_author=False)
             return
         await message.reply(
             embeds=answer_embeds(answer),
