@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ EMBEDS_LIMIT = 10
 EMBED_TOTAL_LIMIT = 6000
 FIELD_LIMITS = {"title": 256, "description": 4096}
 FIELDS_LIMIT = 25
+ATTACHMENT_LIMIT = 10 * 1024 * 1024
 
 
 def _snowflakes_as_strings(value: Any, key: str = "") -> Any:
@@ -56,15 +58,26 @@ class SpecValidator:
                     return template, operation
         return None
 
-    def errors(self, method: str, path: str, body: Any) -> list[str]:
-        """Return every way the body breaks the spec (an unknown route is itself an error)."""
+    def errors(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        files: list[Upload] | None = None,
+        media: str = "application/json",
+    ) -> list[str]:
+        """Return every way the body breaks the spec (an unknown route is itself an error).
+
+        A multipart body is checked as Discord reads it: its payload_json part against the
+        operation's multipart/form-data schema, and its file parts against the attachments.
+        """
         found = self.operation(method, path)
         if found is None:
             return [f"{method} {path} is not an operation in Discord's spec"]
         template, operation = found
         content = operation.get("requestBody", {}).get("content", {})
-        if "application/json" not in content:
-            return [] if body is None else [f"{method} {template} takes no JSON body"]
+        if media not in content:
+            return [] if body is None else [f"{method} {template} takes no {media} body"]
         pointer = "/".join(
             part.replace("~", "~0").replace("/", "~1")
             for part in (
@@ -73,7 +86,7 @@ class SpecValidator:
                 method.lower(),
                 "requestBody",
                 "content",
-                "application/json",
+                media,
                 "schema",
             )
         )
@@ -84,7 +97,49 @@ class SpecValidator:
             f"{method} {template}: {error.message[:300]} at {list(error.absolute_path)}"
             for error in validator.iter_errors(_snowflakes_as_strings(body))
         ]
-        return problems + limit_errors(body)
+        problems += limit_errors(body)
+        if media == "multipart/form-data":
+            problems += upload_errors(body, files or [])
+        return problems
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file part of a multipart request."""
+
+    name: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def upload_errors(body: Any, files: list[Upload]) -> list[str]:
+    """Return mismatches between uploaded files, the attachments list and attachment:// URLs."""
+    problems = []
+    names = {}
+    for upload in files:
+        match = re.fullmatch(r"files\[(\d+)\]", upload.name)
+        if match is None:
+            problems.append(f"file part named {upload.name!r}, not files[n]")
+            continue
+        names[match.group(1)] = upload.filename
+        if len(upload.data) > ATTACHMENT_LIMIT:
+            problems.append(
+                f"{upload.filename} is {len(upload.data)} bytes (limit {ATTACHMENT_LIMIT})"
+            )
+    for message in _message_parts(body):
+        attachments = {
+            str(a.get("id")): a.get("filename") for a in message.get("attachments") or []
+        }
+        for number, filename in names.items():
+            if attachments.get(number) != filename:
+                problems.append(f"files[{number}] ({filename}) is not in attachments {attachments}")
+        for embed in message.get("embeds") or []:
+            for key in ("image", "thumbnail"):
+                url = (embed.get(key) or {}).get("url") or ""
+                if url.startswith("attachment://") and url[13:] not in names.values():
+                    problems.append(f"embed {key} {url} names no uploaded file")
+    return problems
 
 
 def _message_parts(body: Any) -> list[dict[str, Any]]:

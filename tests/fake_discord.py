@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
-from tests.discord_spec import SpecValidator
+from tests.discord_spec import SpecValidator, Upload
 
 APP_ID = "900000000000000001"
 GUILD_ID = "900000000000000002"
@@ -49,6 +49,7 @@ class Recorded:
     at: float
     content_type: str
     response: Any = None
+    files: list[Upload] = field(default_factory=list)
 
 
 @dataclass
@@ -232,24 +233,37 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body: Any = None
+        files: list[Upload] = []
         content_type = request.headers.get("Content-Type", "")
+        media = content_type.split(";")[0].strip()
         if request.can_read_body:
-            if content_type.startswith("multipart/"):
+            if media == "multipart/form-data":
                 reader = await request.multipart()
                 async for part in reader:
-                    if getattr(part, "name", None) == "payload_json":
-                        body = json.loads(await part.text())  # type: ignore[union-attr]
+                    if not isinstance(part, BodyPartReader):
+                        continue
+                    if part.name == "payload_json":
+                        body = json.loads(await part.text())
+                    else:
+                        data = bytes(await part.read())
+                        kind = part.headers.get("Content-Type", "")
+                        files.append(Upload(part.name or "", part.filename or "", kind, data))
             else:
                 raw = await request.read()
                 body = json.loads(raw) if raw else None
         recorded = Recorded(
             request.method, path, dict(request.query), body, time.monotonic(), content_type
         )
+        recorded.files = files
         async with self.changed:
             self.requests.append(recorded)
             self.changed.notify_all()
         if request.method in ("POST", "PUT", "PATCH"):
-            self.spec_errors.extend(self.validator.errors(request.method, path, body))
+            self.spec_errors.extend(
+                self.validator.errors(
+                    request.method, path, body, files, media or "application/json"
+                )
+            )
         limited = self._rate_limited(f"{request.method} {path.split('/')[1]}")
         if limited is not None:
             return limited

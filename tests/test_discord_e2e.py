@@ -105,7 +105,7 @@ async def test_commands_sync_globally_with_descriptions(rig: DiscordRig) -> None
         lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands"
     )
     commands = {c["name"]: c for c in put[-1].body}
-    assert set(commands) == {"ask", "summary", "sources", "help"}
+    assert set(commands) == {"ask", "summary", "sources", "help", "relations"}
     assert commands["ask"]["description"].startswith("Answer a question")
     assert commands["ask"]["options"][0]["name"] == "question"
     assert commands["ask"]["options"][0]["required"] is True
@@ -350,7 +350,7 @@ async def test_commands_sync_to_the_dev_guild_when_configured(rig: DiscordRig) -
     try:
         path = f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
         put = await rig.fake.wait_for(lambda r: r.method == "PUT" and r.path == path)
-        assert {c["name"] for c in put[-1].body} == {"ask", "summary", "sources", "help"}
+        assert {c["name"] for c in put[-1].body} == {"ask", "summary", "sources", "help", "relations"}
     finally:
         await bot.close()
         await asyncio.wait_for(task, 10)
