@@ -179,6 +179,7 @@ HELP_TEXT = (
     "is made up; if the documents don't say, I tell you.\n\n"
     "`/ask question` — quotes that answer, the answering sentence in bold\n"
     "`/summary [document] [topic] [length]` — the key sentences, in document order\n"
+    "`/relations [person] [document]` — who spoke with whom: a picture and the quotes\n"
     "`/sources` — the documents I can quote\n"
     "`/help` — this message\n\n"
     "You can also mention me with a question, or send me a direct message."
