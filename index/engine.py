@@ -65,7 +65,9 @@ class Engine:
         searcher = HybridSearcher(index, self.encoder)
         # Who spoke with whom: extracted per document and cached beside the index (issue 9).
         self.graph, self.relations_seconds = sync_relations(
-            self.settings.index_dir, [item.document for item in index.documents]
+            self.settings.index_dir,
+            [item.document for item in index.documents],
+            {item.document.doc_id: item.sentences for item in index.documents},
         )
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
         with self._lock:

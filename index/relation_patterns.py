@@ -56,9 +56,12 @@ UNREAL = frozenset(
 )
 HYPOTHETICAL_MARKS = frozenset({"if", "unless", "whether"})
 PRONOUNS = frozenset({"he", "she"})
+# Only sentences with one of these words can state a link; the rest are never parsed.
 TRIGGER = re.compile(
-    r"spok|speak|talk|\bmet\b|meet|discuss|conversation|\bcall|phone|confer|chat|negotiat"
-    r"|consult|contact|between",
+    r"\b(?:speak|speaks|speaking|spoke|spoken|talk|talks|talked|talking|met|meet|meets|meeting"
+    r"|meetings|confer|confers|conferred|chat|chats|chatted|phone|phones|phoned|telephoned"
+    r"|discuss|discussed|discusses|discussing|discussions?|conversations?|calls?"
+    r"|negotiat\w*|consult|consults|consulted|contact|contacts|contacted)\b",
     re.IGNORECASE,
 )
 
@@ -401,9 +404,10 @@ class Extraction:
     links: list[RawLink]
 
 
-def extract_document(document: Document) -> Extraction:
+def extract_document(document: Document, sentences: list[Sentence] | None = None) -> Extraction:
     """Find a document's people and who spoke with whom; parse only sentences that may say so."""
-    sentences = split_sentences(document)
+    # The index has already split the document; splitting again would double pysbd's cost.
+    sentences = split_sentences(document) if sentences is None else sentences
     chosen = [s for s in sentences if TRIGGER.search(document.text[s.start : s.end])]
     if not chosen:
         return Extraction([], [])

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from index.chunking import Sentence
 from index.documents import Document
 from index.people import PERSON, UNNAMED, Entity, Span
 from index.relation_patterns import SPACY_MODEL, Extraction, RawLink, extract_document
@@ -222,8 +223,13 @@ def _write_cached(path: Path, extraction: Extraction) -> None:
             os.unlink(temporary)
 
 
-def sync_relations(folder: Path, documents: list[Document]) -> tuple[RelationGraph, float]:
-    """Extract the documents not yet cached, drop caches of removed ones, and merge the graph."""
+def sync_relations(
+    folder: Path, documents: list[Document], sentences: dict[str, list[Sentence]] | None = None
+) -> tuple[RelationGraph, float]:
+    """Extract the documents not yet cached, drop caches of removed ones, and merge the graph.
+
+    `sentences` maps a document id to the sentences the index already split it into.
+    """
     started = time.perf_counter()
     (folder / FOLDER).mkdir(parents=True, exist_ok=True)
     extractions = []
@@ -232,7 +238,7 @@ def sync_relations(folder: Path, documents: list[Document]) -> tuple[RelationGra
         extraction = _read_cached(path, document)
         if extraction is None:
             try:
-                extraction = extract_document(document)
+                extraction = extract_document(document, (sentences or {}).get(document.doc_id))
             except (ImportError, OSError) as error:  # no spaCy or no model: the rest still works
                 log.warning("Cannot extract relations (%s); /relations will be empty", error)
                 extraction = Extraction([], [])

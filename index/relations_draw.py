@@ -176,11 +176,11 @@ def _layout(graph: RelationGraph, days: dict[tuple[str, str], list[str]], nx: An
 
 def draw(graph: RelationGraph, *, limit: int = MAX_NODES, title: str | None = None) -> Picture:
     """Render the graph to PNG bytes, scaled so that no two labels overlap."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: the picture only ever goes to a file or Discord
-    import matplotlib.pyplot as plt
+    # Figure and the Agg canvas directly, not pyplot: pyplot's global state is not safe in the
+    # engine's threads, and no display is ever needed.
     import networkx as nx
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     shown, left_out = capped(graph, limit)
     days: dict[tuple[str, str], list[str]] = {}
@@ -199,33 +199,31 @@ def draw(graph: RelationGraph, *, limit: int = MAX_NODES, title: str | None = No
     header = 30.0 * len(notes)
     pad = MARGIN
     width, height = layout.width + 2 * pad, layout.height + 2 * pad + header
-    figure = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI)
-    try:
-        axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
-        axes.set_axis_off()
-        # One data unit is one pixel, so the estimated label sizes hold on the canvas.
-        axes.set_xlim(-pad, layout.width + pad)
-        axes.set_ylim(-layout.height - pad, pad + header)
-        texts = _draw_once(axes, shown, layout.positions, days, nx)
-        for i, note in enumerate(notes):
-            axes.text(
-                layout.width / 2,
-                pad + header - 18 - 30 * i,
-                note,
-                ha="center",
-                fontsize=12 if i == 0 and title else 10,
-                color="#39415c",
-            )
-        figure.canvas.draw()
-        renderer: Any = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-        boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in texts]
-        overlaps = sum(
-            1 for i, box in enumerate(boxes) for other in boxes[i + 1 :] if box.overlaps(other)
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    canvas: Any = FigureCanvasAgg(figure)  # its draw() and get_renderer() are untyped
+    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+    axes.set_axis_off()
+    # One data unit is one pixel, so the estimated label sizes hold on the canvas.
+    axes.set_xlim(-pad, layout.width + pad)
+    axes.set_ylim(-layout.height - pad, pad + header)
+    texts = _draw_once(axes, shown, layout.positions, days, nx)
+    for i, note in enumerate(notes):
+        axes.text(
+            layout.width / 2,
+            pad + header - 18 - 30 * i,
+            note,
+            ha="center",
+            fontsize=12 if i == 0 and title else 10,
+            color="#39415c",
         )
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=DPI)
-    finally:
-        plt.close(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in texts]
+    overlaps = sum(
+        1 for i, box in enumerate(boxes) for other in boxes[i + 1 :] if box.overlaps(other)
+    )
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
     return Picture(buffer.getvalue(), len(shown.nodes), left_out, overlaps)
 
 
