@@ -242,6 +242,9 @@ def sync_relations(
             except (ImportError, OSError) as error:  # no spaCy or no model: the rest still works
                 log.warning("Cannot extract relations (%s); /relations will be empty", error)
                 extraction = Extraction([], [])
+            except Exception:  # an odd parse must never stop the index; not cached, so retried
+                log.exception("Extracting relations from %s failed", document.doc_id)
+                extraction = Extraction([], [])
             else:
                 _write_cached(path, extraction)
         extractions.append((document, extraction))
