@@ -55,6 +55,11 @@ UNREAL = frozenset(
     {"planned", "proposed", "possible", "future", "upcoming", "potential", "expected"}
 )
 HYPOTHETICAL_MARKS = frozenset({"if", "unless", "whether"})
+# Verbs under which a meeting did not (or not yet) happen: "cancelled the talks", "denied meeting".
+UNREAL_HEADS = frozenset(
+    """cancel postpone delay scrap deny reject refuse decline avoid plan propose seek request
+    want hope expect schedule demand urge rule consider offer suggest prepare""".split()
+)
 PRONOUNS = frozenset({"he", "she"})
 # Only sentences with one of these words can state a link; the rest are never parsed.
 TRIGGER = re.compile(
@@ -238,6 +243,8 @@ def _asserted(word: Any) -> bool:
                 return False
         if node.dep_ == "xcomp":  # "agreed to meet", "refused to talk"
             return False
+        if node.head.i != node.i and node.head.lemma_.lower() in UNREAL_HEADS:
+            return False
         if node.dep_ != "conj" or node.head.i == node.i:
             return True
         node = node.head
@@ -251,8 +258,12 @@ def _subjects(verb: Any, parsed: _Parsed) -> list[Slot]:
         if subjects or node.dep_ != "conj" or node.head.i == node.i:
             break
         node = node.head
-    if not subjects and verb.dep_ == "relcl":
-        subjects = [verb.head]
+    if verb.dep_ == "relcl" and all(s.tag_ in ("WP", "WDT") for s in subjects):
+        subjects = [verb.head]  # "X, who met Y on Friday, ..."
+    if not subjects and verb.dep_ in ("advcl", "pcomp") and verb.tag_ == "VBG":
+        # "X spoke to reporters after meeting Y": the one who met is the main clause's subject.
+        governor = verb.head.head if verb.dep_ == "pcomp" else verb.head
+        subjects = [c for c in governor.children if c.dep_ == "nsubj"]
     slots = [slot for s in subjects for slot in _slots(s, parsed)]
     return [_resolve_pronoun(slot, node, parsed) for slot in slots]
 
@@ -340,6 +351,8 @@ def find_pairs(parsed: _Parsed) -> Iterator[_Found]:
             for left, right in _pairs(subjects, objects):
                 yield _Found(left, right, VERB_KINDS[lemma], token)
         elif token.pos_ == "NOUN" and lemma in TALK_NOUNS and _asserted(token):
+            if token.dep_ in ("nsubj", "nsubjpass") and not _asserted(token.head):
+                continue  # "talks between X and Y will resume" is not a report that they did
             kind = token.lower_
             holder = token.head if token.dep_ in ("dobj", "nsubjpass") else None
             if holder is not None and holder.lemma_.lower() not in HOLD_VERBS:

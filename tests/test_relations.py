@@ -49,6 +49,25 @@ SUMMIT_LINKS = {
     ("Ines Duarte", "Olaf Lindqvist", "discussed", None, 5),  # "X and Y discussed"
     ("Lars Berg", "Moreau", "talks", "on Thursday", 8),  # "held talks with"
 }
+# Reports of talks that did not happen, or of something other than talking, next to real ones.
+DENIALS = """Putin spoke about Biden at length.
+
+Macron spoke to reporters after meeting Olaf Scholz.
+
+The meeting between Joe Biden and Xi Jinping was cancelled.
+
+Talks between Joe Biden and Xi Jinping will resume next week.
+
+Rishi Sunak denied that he had spoken with Elon Musk.
+
+Emmanuel Macron, who met Giorgia Meloni on Friday, said little.
+
+Antony Blinken cancelled his meeting with Wang Yi.
+"""
+DENIALS_LINKS = {
+    ("Emmanuel Macron", "Olaf Scholz", "met", None, 2),  # "Macron" is Emmanuel Macron
+    ("Emmanuel Macron", "Giorgia Meloni", "met", "on Friday", 6),  # "who met"
+}
 HARBOUR = """Harbour talks resumed in Lisbon.
 
 Foreign Minister Tomas Herrera spoke with Nadia Petrova on Friday.
@@ -80,6 +99,12 @@ def test_summit_links_are_exactly_those_stated(tmp_path: Path) -> None:
     document = _document(tmp_path, "summit", SUMMIT)
     graph = merge([(document, extract_document(document))])
     assert _sorted(_named_links(graph)) == _sorted(SUMMIT_LINKS)
+
+
+def test_cancelled_future_and_denied_talks_are_not_links(tmp_path: Path) -> None:
+    document = _document(tmp_path, "denials", DENIALS)
+    graph = merge([(document, extract_document(document))])
+    assert _sorted(_named_links(graph)) == _sorted(DENIALS_LINKS)
 
 
 def test_criticism_plans_refusals_and_denials_are_not_links(tmp_path: Path) -> None:
