@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from index.chunking import Sentence
 from index.documents import Document
-from index.people import PERSON, UNNAMED, Entity, Span
+from index.people import PERSON, UNNAMED, Entity, Span, is_title
 from index.relation_patterns import SPACY_MODEL, Extraction, RawLink, extract_document
 
 EXTRACTOR_VERSION = 1
@@ -314,7 +314,10 @@ def _normal(text: str) -> str:
 
 def find_people(graph: RelationGraph, query: str) -> list[Node]:
     """Return the named nodes a query names: by full name, surname, or title and surname."""
-    wanted = _normal(query)
+    words = query.split()
+    while len(words) > 1 and is_title(words[0]):
+        words.pop(0)  # "Mr. Stoltenberg" asks for Stoltenberg, whatever titles the text used
+    wanted = {_normal(query), _normal(" ".join(words))}
     found = []
     for node in graph.nodes:
         if node.unnamed:
@@ -322,7 +325,7 @@ def find_people(graph: RelationGraph, query: str) -> list[Node]:
         names = {_normal(node.name), _normal(node.surname), _normal(node.id)}
         names |= {_normal(f"{title} {node.surname}") for title in node.titles}
         names |= {_normal(f"{' '.join(node.titles)} {node.name}")}
-        if wanted in names:
+        if wanted & names:
             found.append(node)
     return found
 
