@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -28,6 +30,12 @@ def relations_map(
     return relations, draw_relations(relations) if relations.answered else None
 
 
+def warm_up() -> None:
+    """Import matplotlib and networkx, which take a second or two the first time."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import networkx  # noqa: F401
+
+
 def _cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
     settings = getattr(interaction.client, "settings", None)
     if settings is None or settings.cooldown_seconds == 0:
@@ -40,6 +48,11 @@ class RelationsCog(commands.Cog):
 
     def __init__(self, bot: VerbatimBot) -> None:
         self.bot = bot
+        self._warm: asyncio.Future[None] | None = None
+
+    async def cog_load(self) -> None:
+        """Import the drawing libraries in the background, so the first /relations is quick."""
+        self._warm = asyncio.ensure_future(self.bot.run_engine(warm_up))
 
     @app_commands.command(name="relations")
     @app_commands.describe(
