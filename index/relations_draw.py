@@ -157,7 +157,11 @@ def _layout(graph: RelationGraph, days: dict[tuple[str, str], list[str]], nx: An
     positions: dict[str, tuple[float, float]] = {}
     cursor_x, cursor_y, row_height, width = 0.0, 0.0, 0.0, 0.0
     for part in parts:
-        local, _ = _component_layout(plain.subgraph(part), sizes, days, nx)
+        # Sorted, not set order: string hashes vary per process, and so would the picture.
+        component = nx.Graph()
+        component.add_nodes_from(sorted(part))
+        component.add_edges_from(sorted(pair for pair in days if pair[0] in part))
+        local, _ = _component_layout(component, sizes, days, nx)
         boxes = _labels_at(local, 1.0, sizes, days)
         left = min(b.x - b.half_w for b in boxes)
         right = max(b.x + b.half_w for b in boxes)

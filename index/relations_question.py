@@ -9,7 +9,7 @@ from index.relations import RelationGraph, Relations, close_names, find_people
 _ASKS = re.compile(
     r"\b(?:who|whom|which\s+(?:people|persons|officials|leaders))\b.*?\b(?:spoke|speak|speaks"
     r"|spoken|speaking|talk|talks|talked|talking|met|meet|meets|meeting|discuss(?:ed|es)?"
-    r"|conversations?|calls?|called|phoned|confer(?:red)?)\b",
+    r"|conversations?|calls?|phoned|confer(?:red)?)\b",
     re.IGNORECASE | re.DOTALL,
 )
 _STOP = frozenset({"who", "whom", "which", "did", "has", "have", "what", "when", "i"})
