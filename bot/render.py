@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote as percent_encode
+
 import discord
 
 from index import Answer, Quote, SourceInfo, Summary
+from index.documents import valid_url
+from index.listing import capped_list
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -25,6 +29,15 @@ NO_PINGS = discord.AllowedMentions.none()
 def escape(text: str) -> str:
     """Neutralise markdown and mentions in text that came from a user or a document."""
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text, ignore_links=False))
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return an http(s) URL with markdown- and mention-active characters percent-encoded."""
+    checked = valid_url(url)
+    if checked is None:
+        return None
+    # "@", "[", "]" and ")" could end a masked link early or smuggle in a mention-like label.
+    return percent_encode(checked, safe=":/?#&=%+,;~-._!$'*(")[:500]
 
 
 def shorten(text: str, limit: int) -> str:
@@ -73,9 +86,10 @@ def quote_body(quote: Quote, budget: int) -> str:
 def quote_citation(number: int, quote: Quote) -> str:
     """Return the bold citation line above a quote."""
     title = shorten(escape(quote.title), 120)
-    if quote.source_url and quote.source_url.startswith(("https://", "http://")):
+    url = safe_url(quote.source_url)
+    if url:
         # A masked link to the original; angle brackets would suppress the preview, not the link.
-        title = f"[{title}]({quote.source_url.replace(')', '%29')[:300]})"
+        title = f"[{title}]({url})"
     return f"**[{number}] {title}** · paragraph {quote.paragraph} · relevance {quote.score:.2f}"
 
 
@@ -128,6 +142,18 @@ def more_quotes_embeds(answer: Answer) -> list[discord.Embed]:
     ]
 
 
+def closest_embeds(answer: Answer) -> list[discord.Embed]:
+    """Render the passages nearest to an unanswered question, marked as no answer."""
+    footer = "These passages came closest, but the verifier judged that none answers the question"
+    embed = quotes_embed(
+        "Closest passages (may not answer): " + escape(answer.question),
+        list(answer.closest),
+        footer,
+    )
+    embed.colour = ABSTAIN_COLOUR
+    return [embed]
+
+
 def summary_embeds(summary: Summary) -> list[discord.Embed]:
     """Render a summary as one embed of cited sentences in document order."""
     what = escape(summary.document or "all documents")
@@ -159,8 +185,9 @@ def sources_embeds(sources: list[SourceInfo], skipped: list[str]) -> list[discor
     shown = sources[: FIELDS_LIMIT - 1] if len(sources) > FIELDS_LIMIT else sources
     for source in shown:
         value = f"`{escape(source.document)}` · {source.paragraphs} paragraphs"
-        if source.source_url:
-            value += f"\n{source.source_url}"
+        url = safe_url(source.source_url)
+        if url:
+            value += f"\n<{url}>"
         embed.add_field(
             name=shorten(escape(source.title), 256), value=shorten(value, 1024), inline=False
         )
@@ -169,7 +196,7 @@ def sources_embeds(sources: list[SourceInfo], skipped: list[str]) -> list[discor
             name="…", value=f"and {len(sources) - len(shown)} more documents", inline=False
         )
     if skipped:
-        embed.set_footer(text=_footer("Skipped (unreadable): " + ", ".join(skipped)))
+        embed.set_footer(text=_footer("Skipped (unreadable): " + capped_list(skipped, budget=1800)))
     return [embed]
 
 
@@ -181,8 +208,11 @@ HELP_TEXT = (
     "`/summary [document] [topic] [length]` — the key sentences, in document order\n"
     "`/relations [person] [document]` — who spoke with whom: a picture and the quotes\n"
     "`/sources` — the documents I can quote\n"
+    "`/docs add|list|remove|reindex` — this server's own documents (adding and removing "
+    "needs **Manage Server**)\n"
     "`/help` — this message\n\n"
-    "You can also mention me with a question, or send me a direct message."
+    "You can also mention me with a question, or send me a direct message. On any message, "
+    "**Apps → Ask Verbatim** asks its text, and **Apps → Find sources** quotes what bears on it."
 )
 
 

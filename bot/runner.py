@@ -6,14 +6,18 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
+import aiohttp
 import discord
 import yarl
 
-from bot.settings import DiscordSettings
+from bot.settings import DiscordSettings, DocsSettings
 from index import ConfigError, Engine, EngineSettings, load_settings
 
 log = logging.getLogger("bot")
@@ -31,6 +35,61 @@ Meanwhile, the same engine answers here: python -m bot chat
 """
 
 
+FIRST_RETRY_SECONDS = 2.0
+MAX_RETRY_SECONDS = 300.0
+
+
+class DiscordUnreachable(Exception):
+    """Discord's API could not be reached in the attempts allowed."""
+
+
+async def wait_for_discord(
+    base: str,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    first_delay: float = FIRST_RETRY_SECONDS,
+    max_delay: float = MAX_RETRY_SECONDS,
+    attempts: int | None = None,
+) -> bool:
+    """Wait until Discord's API answers at all, retrying with back-off; False if stopped."""
+    delay = first_delay
+    attempt = 0
+    while not stop():
+        attempt += 1
+        try:
+            timeout = aiohttp.ClientTimeout(total=15)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(f"{base.rstrip('/')}/gateway"),
+            ):
+                return True  # any HTTP answer, even an error status, means the network is up
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            reason = _network_reason(error)
+        if attempts is not None and attempt >= attempts:
+            raise DiscordUnreachable(f"Cannot reach Discord at {base}: {reason}")
+        log.warning("Cannot reach Discord at %s (%s); retrying in %.0f s", base, reason, delay)
+        await _sleep_unless(stop, delay)
+        delay = min(delay * 2, max_delay)
+    return False
+
+
+def _network_reason(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]
+
+
+async def _sleep_unless(stop: Callable[[], bool], seconds: float) -> None:
+    """Sleep, waking early (within half a second) once `stop()` is true."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not stop():
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.5))
+
+
 async def serve(bot: discord.Client, token: str) -> None:
     """Run the bot until it is closed, closing it cleanly on SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
@@ -39,7 +98,9 @@ async def serve(bot: discord.Client, token: str) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, functools.partial(_shutdown, bot, signum))
     async with bot:
-        await bot.start(token)
+        # Without a network at start, wait and retry rather than crash (and restart) in a loop.
+        if await wait_for_discord(discord.http.Route.BASE, stop=bot.is_closed):
+            await bot.start(token)
 
 
 def _shutdown(bot: discord.Client, signum: int) -> None:
@@ -56,13 +117,46 @@ def healthy(max_age: float = 60.0) -> bool:
         return False
 
 
+def check_writable_folder(path: Path, variable: str, purpose: str) -> None:
+    """Raise ConfigError naming the variable when the file's folder can't be written."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            f"{variable}: the folder {folder} does not exist, so {purpose} can never be "
+            f"written. Create the folder or set {variable} to a path in an existing one."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{variable}: the folder {folder} is not writable, so {purpose} can never be written."
+        )
+
+
 def run() -> int:
     """Start the bot; without a token, explain how to get one and open the console."""
     try:
         discord_settings = load_settings(DiscordSettings)
         engine_settings = load_settings(EngineSettings)
+        # A relative feedback path means "in the data folder", like the corpus and the index.
+        discord_settings.feedback_file = engine_settings.resolve(discord_settings.feedback_file)
+        if discord_settings.token is not None:
+            check_writable_folder(
+                discord_settings.health_file,
+                "DISCORD_HEALTH_FILE",
+                "the health file (Docker's HEALTHCHECK reads it)",
+            )
+            discord_settings.feedback_file.parent.mkdir(parents=True, exist_ok=True)
+            check_writable_folder(
+                discord_settings.feedback_file, "DISCORD_FEEDBACK_FILE", "👍/👎 feedback"
+            )
+        docs_settings = load_settings(DocsSettings)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(
+            f"error: DISCORD_FEEDBACK_FILE: cannot create its folder ({error.strerror})",
+            file=sys.stderr,
+        )
         return 2
     if discord_settings.token is None:
         print(NO_TOKEN, file=sys.stderr)
@@ -72,17 +166,24 @@ def run() -> int:
 
         chat(Engine.open(engine_settings, show_progress=True))
         return 0
-    discord.utils.setup_logging(level=logging.INFO)
     if discord_settings.api_base:  # e.g. a shared rate-limit proxy in front of Discord
         discord.http.Route.BASE = discord_settings.api_base.rstrip("/")
     if discord_settings.gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(discord_settings.gateway_url)
+    log.info("Indexing the corpus in %s before connecting", engine_settings.corpus_dir)
     engine = Engine.open(engine_settings, show_progress=True)
+    load_model = getattr(engine.encoder, "load", None)
+    if load_model is not None:  # load it now, not while the first user waits for an answer
+        log.info("Loading the embedding model %s", engine_settings.model)
+        load_model()
     from bot.client import VerbatimBot
 
-    bot = VerbatimBot(engine, discord_settings)
+    bot = VerbatimBot(engine, discord_settings, docs=docs_settings)
     try:
         asyncio.run(serve(bot, discord_settings.token.get_secret_value().strip()))
+    except (TimeoutError, aiohttp.ClientError, OSError) as error:
+        log.error("Lost the connection to Discord while logging in: %s", _network_reason(error))
+        return 1
     except discord.LoginFailure:
         log.error("Discord refused the token: check DISCORD_TOKEN (it may have been reset).")
         return 2

@@ -25,7 +25,15 @@ class DiscordSettings(BaseSettings):
     )
     cooldown_uses: int = Field(3, ge=1, le=100, description="Questions a user may ask per period.")
     cooldown_seconds: float = Field(10.0, ge=0, le=3600, description="Length of that period.")
-    feedback_file: Path = Field(Path("feedback.jsonl"), description="Where 👍/👎 are recorded.")
+    feedback_file: Path = Field(
+        Path("feedback.jsonl"),
+        description="Where 👍/👎 are recorded; relative paths are in VERBATIM_DATA_DIR.",
+    )
+    feedback_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=0,
+        description="Size at which the feedback file moves to NAME.1 (0: never rotate).",
+    )
     engine_threads: int = Field(2, ge=1, le=32, description="Threads that run the engine.")
     api_base: str | None = Field(
         None, pattern=r"^https?://", description="REST base URL, e.g. a rate-limit proxy."
@@ -52,3 +60,43 @@ class DiscordSettings(BaseSettings):
                 "Developer Portal's Bot page)"
             )
         return value
+
+
+class DocsSettings(BaseSettings):
+    """Per-server documents managed from Discord, and how questions are answered in threads."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VERBATIM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    guilds_dir: Path | None = Field(
+        None, description="Holds <guild id>/{corpus,index}; default VERBATIM_DATA_DIR/guilds."
+    )
+
+    @field_validator("guilds_dir", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        # `.env.example` leaves it empty, which must mean "the default", not the current folder.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def guilds_root(self, data_dir: Path) -> Path:
+        """Return the folder of per-server data, relative paths resolved in the data folder."""
+        root = self.guilds_dir or Path("guilds")
+        return root if root.is_absolute() else data_dir / root
+
+    shared_corpus_visible: bool = Field(
+        True, description="Whether servers (not only DMs) also see the shared corpus."
+    )
+    guild_cache_size: int = Field(
+        8, ge=1, le=10_000, description="Server indexes kept in memory (least recently used go)."
+    )
+    max_file_mb: float = Field(10.0, gt=0, le=100, description="Largest upload or page, in MB.")
+    max_documents: int = Field(200, ge=1, le=100_000, description="Documents per server.")
+    fetch_timeout_seconds: float = Field(20.0, gt=0, le=300, description="Time to fetch a URL.")
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed when fetching.")
+    reply_in_thread: bool = Field(
+        False, description="Open a thread for each question asked by mention in a channel."
+    )
+    menus_ephemeral: bool = Field(
+        True, description="Answer the Ask Verbatim and Find sources menus privately."
+    )

@@ -8,7 +8,7 @@ import logging
 import discord
 
 from bot.feedback import FeedbackLog
-from bot.render import NO_PINGS, more_quotes_embeds
+from bot.render import NO_PINGS, closest_embeds, more_quotes_embeds
 from index import Answer
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,10 @@ class AnswerView(discord.ui.View):
         self.answer = answer
         self.feedback = feedback
         self.voters: set[int] = set()
+        self._saving: set[int] = set()
         self.more.disabled = not answer.more
+        if answer.answered or not answer.closest:
+            self.remove_item(self.closest)
         if not answer.answered:
             self.remove_item(self.more)
 
@@ -33,6 +36,17 @@ class AnswerView(discord.ui.View):
         """Send the passages that ranked after the answer's quotes."""
         await interaction.response.send_message(
             embeds=more_quotes_embeds(self.answer), ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    @discord.ui.button(
+        label="Closest passages (may not answer)", style=discord.ButtonStyle.secondary, emoji="🔎"
+    )
+    async def closest(
+        self, interaction: discord.Interaction, button: discord.ui.Button[AnswerView]
+    ) -> None:
+        """Show, to the asker alone, the passages that came nearest but were judged no answer."""
+        await interaction.response.send_message(
+            embeds=closest_embeds(self.answer), ephemeral=True, allowed_mentions=NO_PINGS
         )
 
     @discord.ui.button(label="Helpful", style=discord.ButtonStyle.secondary, emoji="👍")
@@ -50,18 +64,24 @@ class AnswerView(discord.ui.View):
         await self._vote(interaction, helpful=False)
 
     async def _vote(self, interaction: discord.Interaction, *, helpful: bool) -> None:
-        if interaction.user.id in self.voters:
+        if interaction.user.id in self.voters or interaction.user.id in self._saving:
             await interaction.response.send_message(
                 "You already rated this answer.", ephemeral=True
             )
             return
-        self.voters.add(interaction.user.id)
+        self._saving.add(interaction.user.id)  # a double click must not record two votes
         try:
             await asyncio.to_thread(
                 self.feedback.record, self.answer, user_id=interaction.user.id, helpful=helpful
             )
-        except OSError:
-            log.exception("Could not record feedback")
-            await interaction.response.send_message("Sorry, I couldn't save that.", ephemeral=True)
+        except OSError as error:
+            self._saving.discard(interaction.user.id)
+            log.error("Could not record feedback in %s: %s", self.feedback.path, error)
+            await interaction.response.send_message(
+                "Sorry, I couldn't save that. Please try again later.", ephemeral=True
+            )
             return
+        # Only a saved vote counts: after a failed save the user may try again.
+        self.voters.add(interaction.user.id)
+        self._saving.discard(interaction.user.id)
         await interaction.response.send_message("Thanks for the feedback!", ephemeral=True)

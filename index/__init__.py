@@ -6,6 +6,7 @@ from index.engine import Engine
 from index.questions import QuestionError
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
 from index.settings import ConfigError, EngineSettings, load_settings
+from index.verifier import VerifierError
 
 # bm25s and faiss log routine detail at DEBUG/INFO on their own loggers.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -21,5 +22,6 @@ __all__ = [
     "Quote",
     "SourceInfo",
     "Summary",
+    "VerifierError",
     "load_settings",
 ]

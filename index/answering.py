@@ -107,10 +107,13 @@ def _quote_span(candidate: Candidate, highlight: int) -> tuple[int, int]:
 
 
 def make_quote(
-    searcher: HybridSearcher, hits: Hits, candidate: Candidate, wanted: QuestionTerms
+    candidate: Candidate,
+    highlight: int,
+    score: float,
+    *,
+    verifier: float | None = None,
 ) -> Quote:
-    """Build the verbatim quote for a candidate passage."""
-    highlight = _highlight(searcher, hits, candidate, wanted)
+    """Build the verbatim quote for a candidate passage, highlighting sentence `highlight`."""
     start, end = _quote_span(candidate, highlight)
     document = candidate.item.document
     sentence = candidate.item.sentences[highlight]
@@ -121,14 +124,30 @@ def make_quote(
         start=start,
         end=end,
         text=document.text[start:end],
-        score=round(candidate.evidence.relevance, 4),
+        score=round(score, 4),
         highlight=Highlight(max(start, sentence.start), min(end, sentence.end)),
         source_url=document.source_url,
+        verifier=None if verifier is None else round(verifier, 4),
     )
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
+
+
+class DistinctQuotes:
+    """Keep quotes whose words differ enough from those already kept."""
+
+    def __init__(self) -> None:
+        self._words: list[set[str]] = []
+
+    def admit(self, quote: Quote) -> bool:
+        """Return True and remember the quote unless it nearly repeats a kept one."""
+        words = set(terms(quote.text))
+        if any(_jaccard(words, other) >= NEAR_DUPLICATE for other in self._words):
+            return False
+        self._words.append(words)
+        return True
 
 
 def select_quotes(
@@ -144,15 +163,14 @@ def select_quotes(
     best = candidates[0].fused
     chosen: list[Quote] = []
     extra: list[Quote] = []
-    words: list[set[str]] = []
+    distinct = DistinctQuotes()
     for candidate in candidates:
         if candidate.evidence.relevance < ANSWER_THRESHOLD:
             continue
-        quote = make_quote(searcher, hits, candidate, wanted)
-        quote_words = set(terms(quote.text))
-        if any(_jaccard(quote_words, other) >= NEAR_DUPLICATE for other in words):
+        highlight = _highlight(searcher, hits, candidate, wanted)
+        quote = make_quote(candidate, highlight, candidate.evidence.relevance)
+        if not distinct.admit(quote):
             continue
-        words.append(quote_words)
         close = candidate.fused >= best - COMPANION_MARGIN
         if close and len(chosen) < max_quotes:
             chosen.append(quote)

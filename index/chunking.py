@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from index.documents import Document
@@ -51,11 +52,17 @@ def _cap(span: tuple[int, int], text: str, limit: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def split_sentences(document: Document, params: ChunkerParams = DEFAULT_PARAMS) -> list[Sentence]:
+def split_sentences(
+    document: Document,
+    params: ChunkerParams = DEFAULT_PARAMS,
+    on_paragraph: Callable[[int], None] | None = None,
+) -> list[Sentence]:
     """Return the sentences to index, skipping any paragraph the document already had."""
     seen: set[str] = set()
     sentences = []
     for number, (start, end) in enumerate(document.paragraphs, start=1):
+        if on_paragraph is not None:  # splitting a large file takes minutes: report progress
+            on_paragraph(end - start)
         fingerprint = _fingerprint(document.text[start:end])
         if fingerprint in seen:  # a repeated paragraph is quoted once, at its first place
             continue

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import logging
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 METADATA_SUFFIX = ".meta.json"
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+# Above this share of control characters a "text" is binary junk (e.g. a file of NUL bytes).
+MAX_CONTROL_SHARE = 0.3
+# Longest BOM first: UTF-32-LE's BOM begins with UTF-16-LE's.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+WESTERN = ("cp1252", "latin_1", "iso8859_15")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -125,10 +141,64 @@ class _HTMLText(HTMLParser):
 
 
 def _decode(raw: bytes) -> str:
+    """Decode by BOM, then as UTF-8, then by charset-normalizer's best guess."""
+    for bom, encoding in BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as error:
+                raise ValueError(f"not valid {encoding} text despite its BOM ({error})") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"not UTF-8 text (bad byte at offset {error.start})") from None
+        utf8_error = error
+    from charset_normalizer import from_bytes  # imported lazily: only non-UTF-8 files need it
+
+    matches = from_bytes(raw)
+    best = matches.best()
+    if best is not None:
+        # Short Western texts score the same in several code pages; Windows-1252 (a superset
+        # of Latin-1's letters) is then by far the likeliest.
+        best = next(
+            (
+                m
+                for m in matches
+                if m.encoding in WESTERN and m.chaos <= best.chaos and m.coherence >= best.coherence
+            ),
+            best,
+        )
+    if best is None:
+        raise ValueError(
+            f"not text in any encoding we recognise (not UTF-8: bad byte at offset "
+            f"{utf8_error.start})"
+        )
+    log.info("Read a file as %s", best.encoding)
+    return str(best)
+
+
+def control_share(text: str) -> float:
+    """Return the share of a text's non-space characters that are control characters."""
+    visible = [ch for ch in text if not ch.isspace()]
+    if not visible:
+        return 0.0
+    controls = sum(1 for ch in visible if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"))
+    return controls / len(visible)
+
+
+def valid_url(value: str | None) -> str | None:
+    """Return an http(s) URL with a host and no spaces or control characters, else None."""
+    if not value:
+        return None
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if "@" in parts.netloc or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url):
+        return None
+    return url
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -183,7 +253,7 @@ def _sidecar(path: Path) -> dict[str, str]:
         return {}
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ValueError(f"bad metadata file {sidecar.name}: {error}") from None
     if not isinstance(data, dict):
         raise ValueError(f"bad metadata file {sidecar.name}: expected a JSON object")
@@ -209,18 +279,70 @@ def read_document(path: Path, doc_id: str, source: str) -> Document:
     paragraphs = paragraph_spans(text)
     if not paragraphs:
         raise ValueError("no text")
+    if control_share(text) > MAX_CONTROL_SHARE:
+        raise ValueError("mostly control characters: a binary file, not text")
     title = meta.get("title") or _title_from_filename(path)
+    given_url = meta.get("source_url") or meta.get("url")
+    source_url = valid_url(given_url)
+    if given_url and source_url is None:
+        log.warning("Ignoring the source_url of %s: not an http(s) URL", source)
     return Document(
         doc_id=doc_id,
         title=title,
         text=text,
         source=source,
         paragraphs=paragraphs,
-        source_url=meta.get("source_url") or meta.get("url"),
+        source_url=source_url,
         date=meta.get("date"),
         # The title is embedded with every chunk, so it is part of what decides re-embedding.
         content_hash=text_hash(f"{title}\n{text}"),
     )
+
+
+def _corpus_files(root: Path) -> tuple[list[Path], list[CorpusProblem]]:
+    """List supported files below root, refusing symlinks that leave it and symlink loops."""
+    real_root = root.resolve()
+    files: list[Path] = []
+    problems: list[CorpusProblem] = []
+    visited = {real_root}
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as error:
+            problems.append(CorpusProblem(_relative(folder, root), f"unreadable folder ({error})"))
+            continue
+        for entry in entries:
+            relative = _relative(entry, root)
+            try:
+                # strict: a loop or a dangling link raises instead of resolving to nowhere
+                real = entry.resolve(strict=True)
+            except (OSError, RuntimeError):
+                problems.append(CorpusProblem(relative, "broken symlink or symlink loop; skipped"))
+                continue
+            if not real.is_relative_to(real_root):
+                problems.append(
+                    CorpusProblem(relative, "symlink to outside the corpus folder; skipped")
+                )
+                continue
+            if real.is_dir():
+                if real in visited:
+                    problems.append(CorpusProblem(relative, "symlink loop; skipped"))
+                    continue
+                visited.add(real)
+                pending.append(entry)
+            elif (
+                real.is_file()
+                and entry.suffix.lower() in SUPPORTED_SUFFIXES
+                and not entry.name.startswith(".")
+            ):
+                files.append(entry)
+    return sorted(files), problems
+
+
+def _relative(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
 
 
 def load_corpus(folder: Path) -> Corpus:
@@ -228,13 +350,8 @@ def load_corpus(folder: Path) -> Corpus:
     if not folder.is_dir():
         return Corpus([], [CorpusProblem(str(folder), "corpus folder does not exist")])
     documents: list[Document] = []
-    problems: list[CorpusProblem] = []
     used: set[str] = set()
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
-    )
+    files, problems = _corpus_files(folder)
     for path in files:
         relative = path.relative_to(folder)
         doc_id = document_id(relative)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from index.answering import passage_candidates, select_quotes
-from index.documents import CorpusProblem, load_corpus
-from index.embedding import Encoder, SentenceEncoder
+from index.documents import Corpus, CorpusProblem, load_corpus
+from index.embedding import Encoder, Progress, ProgressEncoder, SentenceEncoder
+from index.judging import closest_quotes, reranked, verified_quotes, verify
+from index.listing import capped_list
 from index.questions import QuestionError, clean_question
 from index.relations import RelationGraph, Relations, query_relations, sync_relations
 from index.relations_question import relations_for_question
 from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.search import HybridSearcher
-from index.settings import EngineSettings, load_settings
-from index.store import SyncReport, sync_index
+from index.settings import ConfigError, EngineSettings, load_settings
+from index.store import SyncReport, record_verifier, update_index
 from index.summarize import summarise
+from index.verifier import Verifier, load_verifier
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +38,20 @@ class Engine:
     graph: RelationGraph
 
     def __init__(
-        self, settings: EngineSettings, encoder: Encoder, *, show_progress: bool = False
+        self,
+        settings: EngineSettings,
+        encoder: Encoder,
+        *,
+        verifier: Verifier | None = None,
+        show_progress: bool = False,
+        prune: bool = False,
+        must_save: bool = False,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
+        self.verifier = verifier
         self._lock = threading.Lock()
-        self.reindex(show_progress=show_progress)
+        self.reindex(show_progress=show_progress, prune=prune, must_save=must_save)
 
     @classmethod
     def open(
@@ -47,21 +59,74 @@ class Engine:
         settings: EngineSettings | None = None,
         *,
         encoder: Encoder | None = None,
+        verifier: Verifier | None = None,
         show_progress: bool = False,
+        prune: bool = False,
+        must_save: bool = False,
     ) -> Engine:
         """Load the corpus and bring its index up to date, embedding only what changed."""
+        # An empty corpus keeps a non-empty index unless `prune`. A failed save is logged and
+        # reported in `last_sync.save_error` while the index is served from memory; with
+        # `must_save` (the `index` command) it raises IndexWriteError instead.
         settings = settings or load_settings(EngineSettings)
+        # The model loads on first use, so an up-to-date index opens without it.
         encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
-        return cls(settings, encoder, show_progress=show_progress)
+        verifier = verifier or load_verifier(settings.verifier)
+        return cls(
+            settings,
+            encoder,
+            verifier=verifier,
+            show_progress=show_progress,
+            prune=prune,
+            must_save=must_save,
+        )
 
-    def reindex(self, *, show_progress: bool = False) -> SyncReport:
+    def load_documents(self) -> Corpus:
+        """Read the documents to index (a subclass may add another folder's)."""
+        folder = self.settings.corpus_dir
+        if not folder.is_dir():
+            # A Docker bind mount of a missing host path looks exactly like this.
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise ConfigError(
+                f"VERBATIM_CORPUS_DIR: the corpus folder {folder} {what}. "
+                "Set VERBATIM_CORPUS_DIR (or VERBATIM_DATA_DIR) to the folder of your documents."
+            )
+        return load_corpus(folder)
+
+    def reindex(
+        self,
+        *,
+        show_progress: bool = False,
+        prune: bool = False,
+        must_save: bool = False,
+        progress: Progress | None = None,
+    ) -> SyncReport:
         """Re-read the corpus folder and update the index for what changed."""
-        corpus = load_corpus(self.settings.corpus_dir)
+        if show_progress:
+            log.info("Reading the corpus in %s", self.settings.corpus_dir)
+        started = time.perf_counter()
+        corpus = self.load_documents()
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
-        index, report = sync_index(
-            self.settings.index_dir, corpus.documents, self.encoder, show_progress=show_progress
+        log.log(
+            logging.INFO if show_progress else logging.DEBUG,
+            "Read %d document(s) (%d skipped) in %.1f s",
+            len(corpus.documents),
+            len(corpus.problems),
+            time.perf_counter() - started,
         )
+        encoder = ProgressEncoder(self.encoder, progress) if progress else self.encoder
+        index, report = update_index(
+            self.settings.index_dir,
+            corpus.documents,
+            encoder,
+            prune=prune,
+            lock_timeout=self.settings.lock_timeout,
+            show_progress=show_progress,
+            must_save=must_save,
+        )
+        if self.verifier is not None:
+            record_verifier(self.settings.index_dir, self.verifier.folder, self.verifier.sha256)
         searcher = HybridSearcher(index, self.encoder)
         # Who spoke with whom: extracted per document and cached beside the index (issue 9).
         self.graph, self.relations_seconds = sync_relations(
@@ -84,20 +149,36 @@ class Engine:
         hits = searcher.search(text)
         candidates = passage_candidates(searcher, hits, text, wanted)
         limit = max_quotes or self.settings.max_quotes
-        quotes, more = select_quotes(searcher, hits, candidates, wanted, limit)
+        if self.verifier is None:
+            quotes, more = select_quotes(searcher, hits, candidates, wanted, limit)
+            return (
+                Answer(text, True, quotes, more)
+                if quotes
+                else Answer(text, False, [], [], NOT_FOUND)
+            )
+        verdicts = verify(searcher, hits, candidates, text, self.verifier)
+        quotes, more = verified_quotes(verdicts, self.verifier.threshold, limit)
         if not quotes:
-            return Answer(text, False, [], [], NOT_FOUND)
+            return Answer(text, False, [], [], NOT_FOUND, tuple(closest_quotes(verdicts)))
         return Answer(text, True, quotes, more)
 
-    def search(self, question: str, *, k: int = 10, mode: str = "hybrid") -> list[Passage]:
-        """Rank paragraphs for a question without deciding whether they answer it."""
+    def search(
+        self, question: str, *, k: int = 10, mode: str = "hybrid", rerank: bool = True
+    ) -> list[Passage]:
+        """Rank paragraphs for a question (reordered by the verifier when there is one)."""
         text = clean_question(question, max_chars=self.settings.max_question_chars)
         searcher = self.searcher
         wanted = question_terms(text, searcher.term_weights)
         hits = searcher.search(text, mode=mode)
+        candidates = passage_candidates(searcher, hits, text, wanted, limit=max(k, 12))
+        relevance = {id(c): c.evidence.relevance for c in candidates}
+        if rerank and self.verifier is not None:
+            verdicts = verify(searcher, hits, candidates, text, self.verifier)
+            relevance.update({id(v.candidate): v.probability for v in verdicts})
+            candidates = reranked(verdicts, candidates)
         return [
-            Passage(c.item.document.doc_id, c.paragraph, c.fused, c.evidence.relevance)
-            for c in passage_candidates(searcher, hits, text, wanted, limit=k)
+            Passage(c.item.document.doc_id, c.paragraph, c.fused, relevance[id(c)])
+            for c in candidates[:k]
         ]
 
     def summary(
@@ -152,8 +233,8 @@ class Engine:
         for position, item in enumerate(items):
             if wanted in (item.document.doc_id.casefold(), item.document.title.casefold()):
                 return [position]
-        known = ", ".join(item.document.doc_id for item in items) or "none"
-        raise QuestionError(f"No document '{document}'. Known documents: {known}.")
+        known = capped_list([i.document.doc_id for i in items], hint="see /sources") or "none"
+        raise QuestionError(f"No document '{document[:100]}'. Known documents: {known}.")
 
     def sources(self) -> list[SourceInfo]:
         """List the indexed documents with their paragraph and sentence counts."""

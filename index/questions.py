@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# Discord's user, nickname, role, channel and slash-command mentions, and the two mass pings.
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|</[\w -]+:\d+>|(?<![\w.@])@(?:everyone|here)\b")
+
 
 class QuestionError(ValueError):
     """The question cannot be answered as given; the message says what to change."""
@@ -22,11 +25,18 @@ def strip_zalgo(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept))
 
 
+def strip_mentions(text: str) -> str:
+    """Remove Discord mention tokens: they address people, they are not part of the question."""
+    return _MENTION.sub(" ", text)
+
+
 def clean_question(question: str, *, max_chars: int) -> str:
     """Return the question with zalgo and odd spacing removed, or raise QuestionError."""
     if not isinstance(question, str):
         raise QuestionError("The question must be text.")
-    text = strip_zalgo(question)
+    # NFKC reads styled letters ("𝕎𝕙𝕠", full-width, ligatures) as the plain ones they stand for.
+    text = unicodedata.normalize("NFKC", strip_zalgo(question))
+    text = strip_mentions(text)
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = re.sub(r"\s+", " ", text).strip()
     if not text:

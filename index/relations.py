@@ -231,7 +231,8 @@ def sync_relations(
     `sentences` maps a document id to the sentences the index already split it into.
     """
     started = time.perf_counter()
-    (folder / FOLDER).mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # unwritable: extract anyway, cache nothing
+        (folder / FOLDER).mkdir(parents=True, exist_ok=True)
     extractions = []
     for document in documents:
         path = _cache_path(folder, document)
@@ -246,10 +247,13 @@ def sync_relations(
                 log.exception("Extracting relations from %s failed", document.doc_id)
                 extraction = Extraction([], [])
             else:
-                _write_cached(path, extraction)
+                try:
+                    _write_cached(path, extraction)
+                except OSError as error:  # a full disk loses the cache, never the index
+                    log.warning("Cannot cache relations of %s: %s", document.doc_id, error)
         extractions.append((document, extraction))
     wanted = {_cache_path(folder, document).name for document in documents}
-    for stale in (folder / FOLDER).glob("*.json"):
+    for stale in (folder / FOLDER).glob("*.json") if (folder / FOLDER).is_dir() else []:
         if stale.name not in wanted:
             with contextlib.suppress(OSError):
                 stale.unlink()

@@ -24,6 +24,7 @@ class Quote(NamedTuple):
     score: float
     highlight: Highlight
     source_url: str | None = None
+    verifier: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         """Return the JSON shape the CLI prints."""
@@ -35,6 +36,7 @@ class Quote(NamedTuple):
             "end": self.end,
             "text": self.text,
             "score": round(self.score, 4),
+            "verifier": self.verifier,
             "highlight": {"start": self.highlight.start, "end": self.highlight.end},
         }
 
@@ -47,16 +49,21 @@ class Answer(NamedTuple):
     quotes: list[Quote]
     more: list[Quote]
     reason: str = ""
+    # On an abstention, the passages that came closest; shown only on request, never as an answer.
+    closest: tuple[Quote, ...] = ()
 
-    def as_json(self) -> dict[str, Any]:
-        """Return the JSON shape the CLI prints."""
-        return {
+    def as_json(self, *, closest: bool = False) -> dict[str, Any]:
+        """Return the JSON shape the CLI prints; `closest` adds the near passages."""
+        shape = {
             "question": self.question,
             "answered": self.answered,
             "quotes": [quote.as_json() for quote in self.quotes],
             "more": [quote.as_json() for quote in self.more],
             "reason": self.reason,
         }
+        if closest:
+            shape["closest"] = [quote.as_json() for quote in self.closest]
+        return shape
 
 
 class Summary(NamedTuple):

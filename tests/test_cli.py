@@ -26,6 +26,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
     clean["PYTHONPATH"] = str(ROOT)
+    clean["VERBATIM_DATA_DIR"] = str(workdir)  # relative paths resolve there, not in the cwd
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=workdir,
@@ -56,8 +57,10 @@ def test_index_then_ask_json(workdir: Path) -> None:
         "end",
         "text",
         "score",
+        "verifier",
         "highlight",
     }
+    assert 0.0 < quote["verifier"] <= 1.0
     source = (workdir / "corpus" / "dirty-bomb-claims.txt").read_text(encoding="utf-8")
     assert source[quote["start"] : quote["end"]] == quote["text"]
     assert "Lloyd Austin" in quote["text"] and set(quote["highlight"]) == {"start", "end"}
@@ -68,6 +71,22 @@ def test_ask_plain_text_and_abstention(workdir: Path) -> None:
     assert "paragraph 8" in answered.stdout and "**" in answered.stdout
     declined = run(workdir, "ask", "What is the population of Brazil?", "--json")
     assert json.loads(declined.stdout)["answered"] is False
+    assert "closest" not in json.loads(declined.stdout)  # near passages only when asked for
+
+
+def test_closest_passages_come_only_on_request_and_are_labelled(workdir: Path) -> None:
+    question = "What did Milley tell Gerasimov?"
+    plain = run(workdir, "ask", question)
+    assert (
+        plain.returncode == 0
+        and "don't contain" in plain.stdout
+        and "paragraph" not in plain.stdout
+    )
+    shown = run(workdir, "ask", question, "--closest")
+    assert "Closest passages (may not answer)" in shown.stdout and "paragraph 13" in shown.stdout
+    data = json.loads(run(workdir, "ask", question, "--closest", "--json").stdout)
+    assert data["answered"] is False and data["quotes"] == []
+    assert data["closest"] and all(q["verifier"] < 0.5 for q in data["closest"])
 
 
 def test_summary_json_and_topic(workdir: Path) -> None:
@@ -139,3 +158,21 @@ def test_env_example_is_a_valid_configuration(workdir: Path) -> None:
     assert (
         "No Discord token is set" in result.stderr and "Invalid configuration" not in result.stderr
     )
+
+
+def test_a_closed_pipe_is_not_a_traceback(workdir: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
+    clean.update(PYTHONPATH=str(ROOT), VERBATIM_DATA_DIR=str(workdir))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "--json", "Who did Stoltenberg speak with?"],
+        cwd=workdir,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head -1` having read its line and gone
+    errors = process.stderr.read()
+    process.wait(timeout=300)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors

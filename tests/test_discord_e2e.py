@@ -24,6 +24,7 @@ from tests.fake_discord import (
 )
 
 NO_PINGS: dict[str, list[str]] = {"parse": []}
+MENUS = {"Ask Verbatim", "Find sources"}
 _users = itertools.count(920000000000000000)
 
 
@@ -105,7 +106,7 @@ async def test_commands_sync_globally_with_descriptions(rig: DiscordRig) -> None
         lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands"
     )
     commands = {c["name"]: c for c in put[-1].body}
-    assert set(commands) == {"ask", "summary", "sources", "help", "relations"}
+    assert set(commands) == {"ask", "summary", "sources", "help", "docs", "relations"} | MENUS
     assert commands["ask"]["description"].startswith("Answer a question")
     assert commands["ask"]["options"][0]["name"] == "question"
     assert commands["ask"]["options"][0]["required"] is True
@@ -236,6 +237,39 @@ async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> 
     assert votes[-1]["question"] == "What did Russia claim?"
 
 
+async def test_an_abstention_offers_the_closest_passages_only_behind_a_button(
+    rig: DiscordRig,
+) -> None:
+    user = new_user()
+    payload, _ = await slash(
+        rig.fake, "ask", [option("question", "What did Milley tell Gerasimov?")], user=user
+    )
+    followup = (await rig.fake.wait_for(followup_for(payload)))[0]
+    body = followup.body
+    assert "don't contain" in text_of(body) and "paragraph" not in text_of(body)
+    buttons = {c["label"]: c for row in body["components"] for c in row["components"]}
+    assert "More quotes" not in buttons
+    click = rig.fake.interaction("", user=user)
+    click.update(
+        type=3,
+        data={
+            "custom_id": buttons["Closest passages (may not answer)"]["custom_id"],
+            "component_type": 2,
+        },
+        message={
+            **rig.fake.message(""),
+            "id": followup.response["id"],
+            "author": BOT_USER,
+            "components": body["components"],
+        },
+    )
+    await rig.fake.dispatch("INTERACTION_CREATE", click)
+    reply: dict[str, Any] = (await rig.fake.wait_for(callback_for(click)))[0].body
+    assert reply["type"] == 4 and reply["data"]["flags"] & 64  # ephemeral: only the asker sees it
+    shown = text_of(reply["data"])
+    assert "may not answer" in shown and "paragraph 13" in shown
+
+
 async def test_cooldown_answers_privately(rig: DiscordRig) -> None:
     user = new_user()
     bodies = []
@@ -356,8 +390,9 @@ async def test_commands_sync_to_the_dev_guild_when_configured(rig: DiscordRig) -
             "summary",
             "sources",
             "help",
+            "docs",
             "relations",
-        }
+        } | MENUS
     finally:
         await bot.close()
         await asyncio.wait_for(task, 10)

@@ -76,7 +76,7 @@ def test_ids_are_stable_and_unique(tmp_path: Path) -> None:
 
 def test_broken_files_are_reported_and_the_rest_still_load(tmp_path: Path) -> None:
     (tmp_path / "good.txt").write_text("Fine text.")
-    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "zeros.txt").write_bytes(b"\0" * 4096)
     (tmp_path / "empty.txt").write_text("  \n\n ")
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (tmp_path / "bad-meta.txt").write_text("Text.")
@@ -85,7 +85,7 @@ def test_broken_files_are_reported_and_the_rest_still_load(tmp_path: Path) -> No
     corpus = load_corpus(tmp_path)
     assert [d.doc_id for d in corpus.documents] == ["good"]
     reasons = {p.path: p.reason for p in corpus.problems}
-    assert "not UTF-8" in reasons["latin1.txt"]
+    assert "control characters" in reasons["zeros.txt"]
     assert reasons["empty.txt"] == "no text"
     assert "PDF" in reasons["broken.pdf"]
     assert "metadata" in reasons["bad-meta.txt"]

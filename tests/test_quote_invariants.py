@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index import Engine, EngineSettings
+from tests.conftest import bundled_verifier
 from tests.hashing_encoder import HashingEncoder
 
 WORDS = [
@@ -63,6 +64,7 @@ def test_every_quote_is_an_exact_slice_of_its_document(documents, question) -> N
         engine = Engine.open(
             EngineSettings(corpus_dir=corpus, index_dir=Path(folder) / "index"),
             encoder=HashingEncoder(),
+            verifier=bundled_verifier(),
         )
         texts = {i.document.doc_id: i.document for i in engine.searcher.index.documents}
         answer = engine.ask(question)

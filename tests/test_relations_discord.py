@@ -53,9 +53,8 @@ async def test_relations_uploads_the_picture_and_lists_the_links(rig: DiscordRig
     callback, followup = await relations(rig)
     assert callback.body == {"type": 5}
     assert followup.content_type.startswith("multipart/form-data")
-    (upload,) = followup.files
-    assert upload.name == "files[0]" and upload.filename == "relations.png"
-    assert upload.data.startswith(PNG)
+    assert list(followup.files) == ["files[0]"]
+    assert followup.files["files[0]"].startswith(PNG)
     body = followup.body
     assert body["allowed_mentions"] == NO_PINGS
     assert body["attachments"][0]["filename"] == "relations.png"
@@ -108,7 +107,7 @@ async def test_ask_who_spoke_with_whom_lists_links_with_quotes_and_offers_the_pi
     click = await press(rig, followup, button["custom_id"], component_type=2)
     assert (await rig.fake.wait_for(callback_for(click)))[0].body["type"] == 5
     picture = (await rig.fake.wait_for(followup_for(click)))[0]
-    assert picture.files[0].data.startswith(PNG)
+    assert picture.files["files[0]"].startswith(PNG)
     assert picture.body["flags"] & 64  # only the one who asked sees it
 
 

@@ -54,6 +54,10 @@ async def test_the_bot_process_serves_and_stops_on_sigterm(tmp_path: Path) -> No
         output = (await process.stdout.read()).decode() if process.stdout else ""
         assert code == 0, output
         assert "Received SIGTERM" in output and FAKE_TOKEN not in output
+        # One handler: each record printed once; not a terminal, so no colour codes.
+        assert output.count("Received SIGTERM") == 1 and output.count("Synced ") == 1
+        assert "\x1b[" not in output
+        assert "Indexing the corpus" in output and "before connecting" in output
         assert fake.spec_errors == []
         assert not (tmp_path / "health").exists()  # removed on a clean close
     finally:

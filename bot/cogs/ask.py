@@ -15,7 +15,7 @@ from bot.cogs.errors import slow_down
 from bot.cogs.relations import draw_relations
 from bot.relations_render import answer_embeds as relations_answer_embeds
 from bot.relations_views import PictureView
-from bot.render import NO_PINGS, answer_embeds, escape
+from bot.render import NO_PINGS, answer_embeds, escape, shorten
 from bot.views import AnswerView
 from index import Answer, QuestionError
 from index.questions import clean_question
@@ -53,12 +53,15 @@ class AskCog(commands.Cog):
     def _clean(self, question: str) -> str:
         return clean_question(question, max_chars=self.bot.engine.settings.max_question_chars)
 
-    async def _answer(self, question: str) -> Answer:
-        return await self.bot.run_engine(self.bot.engine.ask, question)
+    async def _answer(self, question: str, guild_id: int | None) -> Answer:
+        # Finding the server's engine may load its index from disk: do it off the event loop.
+        return await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).ask(question))
 
-    async def _relations(self, question: str) -> dict[str, Any] | None:
-        """Answer who spoke with whom from the extracted links (issue 9); None for the rest."""
-        routed = await self.bot.run_engine(self.bot.engine.relations_for_question, question)
+    async def _relations(self, question: str, guild_id: int | None) -> dict[str, Any] | None:
+        """Answer who spoke with whom from the server's links (issue 9); None for the rest."""
+        routed = await self.bot.run_engine(
+            lambda: self.bot.engine_for(guild_id).relations_for_question(question)
+        )
         if routed is None:
             return None
         view = PictureView(routed, self.bot.run_engine, draw_relations)
@@ -76,11 +79,11 @@ class AskCog(commands.Cog):
             await interaction.response.send_message(escape(str(error)), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
-        routed = await self._relations(cleaned)
+        routed = await self._relations(cleaned, interaction.guild_id)
         if routed is not None:
             await interaction.followup.send(**routed)
             return
-        answer = await self._answer(cleaned)
+        answer = await self._answer(cleaned, interaction.guild_id)
         await interaction.followup.send(
             embeds=answer_embeds(answer),
             view=AnswerView(answer, self.bot.feedback),
@@ -119,15 +122,28 @@ class AskCog(commands.Cog):
             return
         try:
             async with message.channel.typing():
-                routed = await self._relations(cleaned)
+                guild_id = message.guild.id if message.guild else None
+                routed = await self._relations(cleaned, guild_id)
                 if routed is None:
-                    answer = await self._answer(cleaned)
+                    answer = await self._answer(cleaned, guild_id)
         except Exception:
             log.exception("Answering a mention failed")
             await _reply(message, "Sorry, something went wrong while answering.")
             return
-        if routed is not None:
-            await message.reply(**routed, mention_author=False)
+        thread = await self._thread_for(message, cleaned)
+        if routed is not None:  # who spoke with whom: the links (issue 9)
+            if thread is not None:
+                await thread.send(**routed)
+            else:
+                await message.reply(**routed, mention_author=False)
+            return
+        thread = await self._thread_for(message, cleaned)
+        if thread is not None:
+            await thread.send(
+                embeds=answer_embeds(answer),
+                view=AnswerView(answer, self.bot.feedback),
+                allowed_mentions=NO_PINGS,
+            )
             return
         await message.reply(
             embeds=answer_embeds(answer),
@@ -135,6 +151,21 @@ class AskCog(commands.Cog):
             mention_author=False,
             allowed_mentions=NO_PINGS,
         )
+
+    async def _thread_for(self, message: discord.Message, question: str) -> discord.Thread | None:
+        """Open a thread on the question when VERBATIM_REPLY_IN_THREAD asks for one."""
+        # A mention inside a thread is simply replied to there; only channel messages get one.
+        if (
+            not self.bot.docs_settings.reply_in_thread
+            or message.guild is None
+            or isinstance(message.channel, discord.Thread)
+        ):
+            return None
+        try:
+            return await message.create_thread(name=shorten(question, 100))
+        except discord.HTTPException:  # no permission to create threads: answer in place
+            log.warning("Could not open a thread in channel %s", message.channel.id)
+            return None
 
 
 async def setup(bot: VerbatimBot) -> None:

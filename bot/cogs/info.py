@@ -18,9 +18,10 @@ class InfoCog(commands.Cog):
 
     @app_commands.command(name="sources")
     async def sources(self, interaction: discord.Interaction) -> None:
-        """List the documents I can quote, with their paragraph counts."""
+        """List the documents I can quote, with their paragraph counts (also /docs list)."""
         await interaction.response.defer(thinking=True)
-        engine = self.bot.engine
+        guild_id = interaction.guild_id
+        engine = await self.bot.run_engine(lambda: self.bot.engine_for(guild_id))
         skipped = [problem.path for problem in engine.problems]
         await interaction.followup.send(
             embeds=sources_embeds(engine.sources(), skipped), allowed_mentions=NO_PINGS

@@ -68,9 +68,11 @@ class RelationsCog(commands.Cog):
     ) -> None:
         """Show who spoke, met or talked with whom: a picture and the quotes behind it."""
         await interaction.response.defer(thinking=True)
+        guild_id = interaction.guild_id
         try:
+            # Finding the server's engine may load its index from disk: off the event loop too.
             result, picture = await self.bot.run_engine(
-                relations_map, self.bot.engine, person, document
+                lambda: relations_map(self.bot.engine_for(guild_id), person, document)
             )
         except QuestionError as error:
             await interaction.followup.send(
@@ -93,9 +95,11 @@ class RelationsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """Offer the documents whose id or title contains what was typed."""
         typed = current.casefold()
+        guild_id = interaction.guild_id
+        sources = await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).sources())
         return [
             app_commands.Choice(name=source.title[:100], value=source.document[:100])
-            for source in self.bot.engine.sources()
+            for source in sources
             if typed in source.title.casefold() or typed in source.document
         ][:25]
 

@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import VerbatimBot
-from bot.render import NO_PINGS, escape, summary_embeds
+from bot.render import CONTENT_LIMIT, NO_PINGS, escape, shorten, summary_embeds
 from index import QuestionError
 
 LENGTHS = [
@@ -39,13 +39,17 @@ class SummaryCog(commands.Cog):
     ) -> None:
         """Summarise a document in its own words, optionally focused on a topic."""
         await interaction.response.defer(thinking=True)
-        engine = self.bot.engine
+        guild_id = interaction.guild_id
         try:
             summary = await self.bot.run_engine(
-                engine.summary, document=document, topic=topic, length=length.value if length else 5
+                lambda: self.bot.engine_for(guild_id).summary(
+                    document=document, topic=topic, length=length.value if length else 5
+                )
             )
         except QuestionError as error:
-            await interaction.followup.send(escape(str(error)), allowed_mentions=NO_PINGS)
+            await interaction.followup.send(
+                shorten(escape(str(error)), CONTENT_LIMIT), allowed_mentions=NO_PINGS
+            )
             return
         await interaction.followup.send(embeds=summary_embeds(summary), allowed_mentions=NO_PINGS)
 
@@ -55,9 +59,11 @@ class SummaryCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """Offer the documents whose id or title contains what was typed."""
         typed = current.casefold()
+        guild_id = interaction.guild_id
+        sources = await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).sources())
         return [
             app_commands.Choice(name=source.title[:100], value=source.document[:100])
-            for source in self.bot.engine.sources()
+            for source in sources
             if typed in source.title.casefold() or typed in source.document
         ][:25]
 

@@ -1,0 +1,66 @@
+"""One logging set-up for the CLI and the bot: a single handler, colour only on a terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal, TextIO
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+COLOURS = {
+    logging.DEBUG: "\033[2m",
+    logging.INFO: "\033[34m",
+    logging.WARNING: "\033[33m",
+    logging.ERROR: "\033[31m",
+    logging.CRITICAL: "\033[41m",
+}
+RESET = "\033[0m"
+
+
+class LogSettings(BaseSettings):
+    """How much is logged (VERBATIM_LOG_LEVEL)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VERBATIM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = Field(
+        None, description="DEBUG, INFO, WARNING or ERROR; default INFO for run/index, else WARNING."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _normalise(cls, value: object) -> object:
+        if isinstance(value, str):  # "info" works too; empty means the default
+            return value.strip().upper() or None
+        return value
+
+
+class _ColourFormatter(logging.Formatter):
+    """Colour the level name; used only when the stream is a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        colour = COLOURS.get(record.levelno)
+        return (
+            text.replace(record.levelname, f"{colour}{record.levelname}{RESET}", 1)
+            if colour
+            else text
+        )
+
+
+def setup_logging(level: int | str, stream: TextIO | None = None) -> None:
+    """Send every log record once to stderr, replacing any handler set up before."""
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    colour = hasattr(stream, "isatty") and stream.isatty()
+    handler.setFormatter((_ColourFormatter if colour else logging.Formatter)(FORMAT))
+    root = logging.getLogger()
+    # basicConfig and discord.utils.setup_logging both add a handler: two would print twice.
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)

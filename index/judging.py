@@ -1,0 +1,110 @@
+"""Let the trained verifier decide: which passages answer, in what order, and which sentence."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from index.answering import MORE_QUOTES, Candidate, DistinctQuotes, make_quote
+from index.results import Quote
+from index.search import Hits, HybridSearcher
+from index.verifier import Judged, Verifier
+
+# The verifier reads the best few sentences only, so its cost stays bounded on any corpus.
+VERIFIED_PASSAGES = 8
+SENTENCES_PER_PASSAGE = 2
+CLOSEST = 3
+
+
+class Verdict(NamedTuple):
+    """The verifier's judgement of one passage: its best sentence and that sentence's score."""
+
+    candidate: Candidate
+    probability: float
+    sentence: int
+
+
+def _judged(candidate: Candidate, index: int) -> Judged:
+    """Return a sentence with its paragraph neighbours, as the verifier was trained to read it."""
+    item = candidate.item
+    text = item.document.text
+    sentences = item.sentences
+
+    def around(i: int) -> str:
+        if 0 <= i < len(sentences) and sentences[i].paragraph == candidate.paragraph:
+            return text[sentences[i].start : sentences[i].end]
+        return ""
+
+    return Judged(around(index), around(index - 1), around(index + 1), item.document.title)
+
+
+def _best_sentences(searcher: HybridSearcher, hits: Hits, candidate: Candidate) -> list[int]:
+    """Return the paragraph's sentences whose windows ranked best for the question."""
+    item = candidate.item
+    first = candidate.best_row - int(searcher.sentence_of_row[candidate.best_row])
+    inside = [i for i, s in enumerate(item.sentences) if s.paragraph == candidate.paragraph]
+    inside.sort(key=lambda i: -float(hits.fused[first + i]))
+    return inside[:SENTENCES_PER_PASSAGE]
+
+
+def verify(
+    searcher: HybridSearcher,
+    hits: Hits,
+    candidates: list[Candidate],
+    question: str,
+    verifier: Verifier,
+) -> list[Verdict]:
+    """Score the best sentences of the leading passages; return passages, most likely first."""
+    leading = candidates[:VERIFIED_PASSAGES]
+    owners: list[int] = []
+    sentences: list[int] = []
+    for position, candidate in enumerate(leading):
+        for index in _best_sentences(searcher, hits, candidate):
+            owners.append(position)
+            sentences.append(index)
+    judged = [_judged(leading[o], s) for o, s in zip(owners, sentences, strict=True)]
+    scores = verifier.score(question, judged)
+    best: dict[int, Verdict] = {}
+    for owner, index, score in zip(owners, sentences, scores.tolist(), strict=True):
+        if owner not in best or score > best[owner].probability:
+            best[owner] = Verdict(leading[owner], float(score), index)
+    # Ties keep retrieval's order (a stable sort over passages already in fused order).
+    return sorted(best.values(), key=lambda v: -v.probability)
+
+
+def _quote(verdict: Verdict) -> Quote:
+    return make_quote(
+        verdict.candidate, verdict.sentence, verdict.probability, verifier=verdict.probability
+    )
+
+
+def verified_quotes(
+    verdicts: list[Verdict], threshold: float, max_quotes: int
+) -> tuple[list[Quote], list[Quote]]:
+    """Quote the passages the verifier accepts, best first; the rest that pass are "more"."""
+    chosen: list[Quote] = []
+    extra: list[Quote] = []
+    distinct = DistinctQuotes()
+    for verdict in verdicts:
+        if verdict.probability < threshold:
+            break
+        quote = _quote(verdict)
+        if not distinct.admit(quote):
+            continue
+        if len(chosen) < max_quotes:
+            chosen.append(quote)
+        elif len(extra) < MORE_QUOTES:
+            extra.append(quote)
+    return chosen, extra
+
+
+def closest_quotes(verdicts: list[Verdict]) -> list[Quote]:
+    """Return the nearest passages after an abstention, for a reader who asks to see them."""
+    distinct = DistinctQuotes()
+    return [q for q in map(_quote, verdicts) if distinct.admit(q)][:CLOSEST]
+
+
+def reranked(verdicts: list[Verdict], candidates: list[Candidate]) -> list[Candidate]:
+    """Order candidates by the verifier, then the unverified ones in retrieval order."""
+    seen = {id(v.candidate) for v in verdicts}
+    rest = [c for c in candidates if id(c) not in seen]
+    return [v.candidate for v in verdicts] + rest

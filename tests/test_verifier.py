@@ -1,0 +1,168 @@
+"""The trained answer verifier: shipped weights, honest abstention, failure modes, training."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index import Engine, EngineSettings, VerifierError
+from index.verifier import BUNDLED_VERIFIER, CARD, WEIGHTS, Judged, Verifier, load_verifier
+from tests.conftest import ROOT, SHARED, bundled_verifier
+from tests.hashing_encoder import HashingEncoder
+
+# A made-up article, so that nothing here can have been seen in training.
+HARBOUR = """The Harbour Bridge of Velmora
+
+The Harbour Bridge of Velmora was designed by the engineer Ilse Marquardt and opened in 1931.
+
+It carries four lanes of traffic and a railway line across the Velmora estuary.
+
+During the flood of 1954 the bridge was closed for eleven days while divers inspected its piers.
+
+The mayor, Tomas Vell, announced on Tuesday that a second bridge will be built upstream.
+"""
+
+
+def shipped() -> Verifier:
+    return bundled_verifier()
+
+
+@pytest.fixture(scope="module")
+def harbour(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    folder = tmp_path_factory.mktemp("harbour")
+    (folder / "corpus").mkdir()
+    (folder / "corpus" / "velmora.txt").write_text(HARBOUR, encoding="utf-8")
+    settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index")
+    return Engine.open(settings, encoder=HashingEncoder(), verifier=shipped())
+
+
+def test_the_shipped_verifier_loads_and_matches_its_recorded_checksum() -> None:
+    verifier = shipped()
+    card = json.loads((BUNDLED_VERIFIER / CARD).read_text())
+    assert verifier.sha256 == card["sha256"] and 0 < verifier.threshold < 1
+    assert (BUNDLED_VERIFIER / WEIGHTS).stat().st_size <= 50 * 1024 * 1024
+    assert (BUNDLED_VERIFIER / "README.md").read_text().count("CC BY-SA 4.0") >= 1
+
+
+def test_an_answering_sentence_outscores_one_that_only_shares_its_words() -> None:
+    title = "The Harbour Bridge of Velmora"
+    answer = Judged(
+        "The Harbour Bridge of Velmora was designed by the engineer Ilse Marquardt.", "", "", title
+    )
+    mention = Judged("The Harbour Bridge of Velmora carries four lanes of traffic.", "", "", title)
+    yes, no = shipped().score("Who designed the Harbour Bridge of Velmora?", [answer, mention])
+    assert yes >= shipped().threshold > no
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who designed the Harbour Bridge?", "Ilse Marquardt"),
+        ("Why was the bridge closed in 1954?", "divers inspected"),
+        ("What did the mayor announce?", "second bridge"),
+    ],
+)
+def test_questions_the_text_answers_are_quoted(
+    harbour: Engine, question: str, expected: str
+) -> None:
+    answer = harbour.ask(question)
+    assert answer.answered, answer
+    assert expected in answer.quotes[0].text
+    highlighted = answer.quotes[0].text[
+        answer.quotes[0].highlight.start - answer.quotes[0].start : answer.quotes[0].highlight.end
+        - answer.quotes[0].start
+    ]
+    assert expected in highlighted  # the answering sentence is the one in bold
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much did the Harbour Bridge of Velmora cost to build?",
+        "What did Ilse Marquardt say about the flood?",
+        "Who was the mayor of Velmora in 1931?",
+        "How many people died in the flood of 1954?",
+    ],
+)
+def test_near_misses_that_name_the_texts_things_abstain(harbour: Engine, question: str) -> None:
+    answer = harbour.ask(question)
+    assert not answer.answered and answer.quotes == []
+    assert answer.closest and all(q.score < shipped().threshold for q in answer.closest)
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "verifier"
+    shutil.copytree(BUNDLED_VERIFIER, folder)
+    return folder
+
+
+def test_truncated_weights_are_reported_as_corrupt(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    weights = folder / WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(VerifierError, match=r"corrupt.*sha256"):
+        Verifier(folder)
+
+
+def test_missing_weights_name_the_file_and_the_fix(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    (folder / WEIGHTS).unlink()
+    with pytest.raises(VerifierError, match=r"missing.*VERBATIM_VERIFIER=off"):
+        load_verifier(str(folder))
+
+
+def test_the_heuristic_fallback_is_explicit_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert load_verifier("off") is None
+    assert "VERBATIM_VERIFIER=off" in caplog.text
+
+
+def test_the_cli_reports_a_corrupt_verifier_in_one_line(tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    folder = _copy(tmp_path)
+    (folder / CARD).write_text("{not json")
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    result = run(tmp_path, "ask", "Who is Ben Wallace?", env={"VERBATIM_VERIFIER": str(folder)})
+    assert result.returncode == 2 and "unreadable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_index_manifest_records_the_verifiers_checksum(harbour: Engine) -> None:
+    manifest = json.loads((harbour.settings.index_dir / "manifest.json").read_text())
+    assert manifest["verifier"]["sha256"] == shipped().sha256
+
+
+def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path: Path) -> None:
+    from training.__main__ import main
+
+    out = tmp_path / "model"
+    status = main(
+        [
+            "--squad",
+            str(SHARED / "eval" / "squad"),
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+            "--limit-questions",
+            "12",
+            "--epochs",
+            "1",
+            "--max-length",
+            "48",
+            "--no-progress",
+        ]
+    )
+    assert status == 0
+    report = json.loads((out / "training.json").read_text())
+    assert report["training"]["steps"] >= 1 and set(report["pairs"]) >= {"answer", "retrieved"}
+    assert not set(report["training_titles"]) & set(report["validation_titles"])
+    trained = Verifier(out)  # what it wrote loads, checksum and all
+    scores = trained.score("Who designed it?", [Judged("Ilse designed it.", "", "", "Bridge")])
+    assert scores.shape == (1,) and 0.0 <= float(scores[0]) <= 1.0
+    assert "python -m training" in (out / "README.md").read_text()

@@ -1,0 +1,101 @@
+"""Command line: python -m training [--epochs 2] [--out index/verifier_model] ..."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import random
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from training.card import write_model_card
+from training.data import EntitySwapper, build_examples, load_paragraphs, read_jsonl, split_titles
+from training.train import TrainConfig, calibrate, export, train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser.add_argument("--squad", type=Path, default=ROOT.parent / "shared/eval/squad")
+    parser.add_argument("--base", default=None, help="base model folder (default: bundled MiniLM)")
+    parser.add_argument("--out", type=Path, default=ROOT / "index/verifier_model")
+    parser.add_argument("--work", type=Path, default=ROOT / "build/verifier-work")
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=7e-5)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--holdout-titles", type=int, default=3)
+    parser.add_argument("--max-pairs", type=int, default=0, help="train on a random sample")
+    parser.add_argument("--limit-questions", type=int, default=0, help="a tiny run, for tests")
+    parser.add_argument("--no-entity-swaps", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the pairs, train, calibrate on held-out articles, export with a model card."""
+    args = parse(sys.argv[1:] if argv is None else argv)
+    began = time.perf_counter()
+    if args.base is None:
+        from index.embedding import resolve_model
+        from index.settings import PACKAGED_MODEL
+
+        args.base = resolve_model(PACKAGED_MODEL)
+    # abstain_dev, seed_dev and seed_near_miss stay out: they are the checks, not the lessons.
+    questions = read_jsonl(args.squad / "v2_train.jsonl")
+    paragraphs = load_paragraphs(args.squad / "passages_v2.jsonl")
+    train_titles, held_titles = split_titles((q["title"] for q in questions), args.holdout_titles)
+    training = [q for q in questions if q["title"] in train_titles]
+    held = [q for q in questions if q["title"] in held_titles]
+    if args.limit_questions:
+        rng = random.Random(args.seed)
+        training = rng.sample(training, min(args.limit_questions, len(training)))
+        held = rng.sample(held, min(max(4, args.limit_questions // 4), len(held)))
+    swapper = None if args.no_entity_swaps else EntitySwapper([q["question"] for q in training])
+    examples = build_examples(training, paragraphs, seed=args.seed, swapper=swapper)
+    if args.max_pairs and len(examples) > args.max_pairs:
+        examples = random.Random(args.seed).sample(examples, args.max_pairs)
+    kinds = collections.Counter(e.kind for e in examples)
+    print(f"{len(examples)} pairs from {len(training)} questions: {dict(kinds)}", file=sys.stderr)
+    config = TrainConfig(
+        base=args.base,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    model, tokenizer, stats = train(config, examples, args.work, progress=not args.no_progress)
+    metrics = calibrate(model, tokenizer, held, paragraphs, args.max_length)
+    card = export(
+        model, tokenizer, args.out, threshold=metrics["threshold"], max_length=args.max_length
+    )
+    (args.work / "checkpoint.pt").unlink(missing_ok=True)
+    report = {
+        "command": "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "config": {k: v for k, v in vars(config).items() if k != "base"},
+        "pairs": dict(kinds),
+        "training_questions": len(training),
+        "training_titles": sorted({q["title"] for q in training}),
+        "validation_titles": held_titles,
+        "training": stats,
+        "validation": metrics,
+        "total_seconds": round(time.perf_counter() - began, 1),
+        "weights": card,
+    }
+    (args.out / "training.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_model_card(args.out, report)
+    print(json.dumps(report["validation"]), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
