@@ -137,7 +137,6 @@ class AskCog(commands.Cog):
             else:
                 await message.reply(**routed, mention_author=False)
             return
-        thread = await self._thread_for(message, cleaned)
         if thread is not None:
             await thread.send(
                 embeds=answer_embeds(answer),
