@@ -117,3 +117,22 @@ async def test_other_questions_are_answered_as_before(rig: DiscordRig) -> None:
     labels = [c["label"] for c in components(followup.body)]
     assert labels == ["More quotes", "Helpful", "Not helpful"]
     assert "relevance" in text_of(followup.body)
+
+
+async def test_a_routed_mention_goes_to_its_thread_when_threads_are_on(rig: DiscordRig) -> None:
+    rig.bot.docs_settings.reply_in_thread = True
+    try:
+        message = rig.fake.message(
+            f"<@{BOT_USER['id']}> Who did Gerasimov speak with?", extra={"author": new_user()}
+        )
+        await rig.fake.dispatch("MESSAGE_CREATE", message)
+        thread_path = f"/channels/{message['id']}/messages"
+        posted = (await rig.fake.wait_for(lambda r: r.method == "POST" and r.path == thread_path))[
+            0
+        ]
+    finally:
+        rig.bot.docs_settings.reply_in_thread = False
+    opened = [r for r in rig.fake.requests if r.path.endswith(f"/messages/{message['id']}/threads")]
+    assert len(opened) == 1
+    assert "Valery Gerasimov — Mark Milley (On Monday) ¶13" in text_of(posted.body)
+    assert posted.body["allowed_mentions"] == NO_PINGS
