@@ -34,6 +34,12 @@ def test_unknown_person_and_routed_ask(workdir: Path) -> None:
     unknown = run(workdir, "relations", "--person", "Gerasimow")
     assert unknown.returncode == 1 and "No one by that name" in unknown.stdout
     assert "Valery Gerasimov" in unknown.stdout
+    by_title = run(
+        workdir, "relations", "--doc", "Russia's dirty bomb claims to Western defense chiefs"
+    )
+    assert by_title.returncode == 0 and by_title.stdout.startswith("Who spoke: 9 links")
+    missing = run(workdir, "relations", "--doc", "no-such-doc")
+    assert missing.returncode == 2 and "No document 'no-such-doc'" in missing.stderr
     routed = run(workdir, "ask", "Who did Gerasimov speak with?")
     assert routed.returncode == 0, routed.stderr
     assert "Valery Gerasimov — Mark Milley (On Monday) ¶13" in routed.stdout
