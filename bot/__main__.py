@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | index | ask | summary | sources | chat`."""
+"""Command line: `python -m bot run | index | ask | summary | relations | sources | chat`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 from bot.logs import LogSettings, setup_logging
+from bot.relations_text import format_relations, relations_json
 from index import ConfigError, Engine, EngineSettings, QuestionError, VerifierError, load_settings
 from index.embedding import ModelLoadError
 from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS
@@ -51,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--doc", "-d", help="document id or title (default: all)")
     summary.add_argument("--length", "-n", default="5", help="sentences, or short/medium/long")
     summary.add_argument("--json", action="store_true", help="print JSON")
+    relations = commands.add_parser(
+        "relations", parents=[guild], help="who spoke, met or talked with whom"
+    )
+    relations.add_argument("--person", "-p", help="only this person's links")
+    relations.add_argument("--doc", "-d", help="only this document (id or title)")
+    relations.add_argument("--png", metavar="FILE", help="also draw the graph into FILE")
+    relations.add_argument("--json", action="store_true", help="print networkx node-link JSON")
     commands.add_parser("sources", parents=[guild], help="list the indexed documents")
     commands.add_parser("chat", help="ask questions interactively")
     commands.add_parser("health", help="exit 0 if the running bot reported in recently")
@@ -74,6 +83,20 @@ def _guild_engine(engine: Engine, guild: int) -> Engine:
     docs = load_settings(DocsSettings)
     root = docs.guilds_root(engine.settings.data_dir)
     return Library(engine, root, shared_visible=docs.shared_corpus_visible).open(guild)
+
+
+def _relations(engine: Engine, args: argparse.Namespace) -> int:
+    """Print who spoke with whom, and draw it when asked; 1 when there is nothing to show."""
+    relations = engine.relations(person=args.person, document=args.doc)
+    print(relations_json(relations) if args.json else format_relations(relations))
+    if args.png and relations.answered:
+        from index.relations_draw import draw
+
+        picture = draw(relations.graph)
+        Path(args.png).write_bytes(picture.png)
+        if not args.json:
+            print(f"Drew {picture.shown} parties into {args.png}.")
+    return 0 if relations.answered else 1
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -111,7 +134,10 @@ def run_command(args: argparse.Namespace) -> int:
         engine = _guild_engine(engine, guild)
     if command == "index":
         return _report_index(engine)
-    if command == "ask":
+    if command == "ask" and (routed := engine.relations_for_question(args.question)):
+        # Who spoke with whom is answered from the extracted links (issue 9).
+        _print(relations_json(routed, args.question) if args.json else format_relations(routed))
+    elif command == "ask":
         answer = engine.ask(args.question)
         tty = sys.stdout.isatty()
         _print(
@@ -122,6 +148,8 @@ def run_command(args: argparse.Namespace) -> int:
     elif command == "summary":
         summary = engine.summary(document=args.doc, topic=args.topic, length=length)
         _print(console.as_json(summary) if args.json else console.format_summary(summary))
+    elif command == "relations":
+        return _relations(engine, args)
     elif command == "sources":
         _print(console.format_sources(engine))
     elif command == "chat":

@@ -24,7 +24,14 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 HEALTH_INTERVAL = 15.0
-COGS = ("bot.cogs.ask", "bot.cogs.summary", "bot.cogs.info", "bot.cogs.docs", "bot.cogs.menus")
+COGS = (
+    "bot.cogs.ask",
+    "bot.cogs.summary",
+    "bot.cogs.info",
+    "bot.cogs.docs",
+    "bot.cogs.menus",
+    "bot.cogs.relations",
+)
 
 
 # Verbatim never joins voice; don't warn at every start that voice libraries are missing.

@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.relations_text import format_relations
 from index import Answer, Engine, QuestionError, Quote, Summary
 
 CHAT_HELP = """Ask a question about the documents, or:
@@ -109,6 +110,8 @@ def chat(engine: Engine, read: Callable[[str], str] = input, out: TextIO = sys.s
                 reply = format_sources(engine)
             elif command == "/summary":
                 reply = format_summary(engine.summary(topic=rest.strip() or None))
+            elif (routed := engine.relations_for_question(line)) is not None:
+                reply = format_relations(routed)  # who spoke with whom: the links (issue 9)
             else:
                 reply = format_answer(engine.ask(line), bold=bold)
         except QuestionError as error:

@@ -206,6 +206,7 @@ HELP_TEXT = (
     "is made up; if the documents don't say, I tell you.\n\n"
     "`/ask question` — quotes that answer, the answering sentence in bold\n"
     "`/summary [document] [topic] [length]` — the key sentences, in document order\n"
+    "`/relations [person] [document]` — who spoke with whom: a picture and the quotes\n"
     "`/sources` — the documents I can quote\n"
     "`/docs add|list|remove|reindex` — this server's own documents (adding and removing "
     "needs **Manage Server**)\n"

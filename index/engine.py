@@ -12,6 +12,8 @@ from index.embedding import Encoder, Progress, ProgressEncoder, SentenceEncoder
 from index.judging import closest_quotes, reranked, verified_quotes, verify
 from index.listing import capped_list
 from index.questions import QuestionError, clean_question
+from index.relations import RelationGraph, Relations, query_relations, sync_relations
+from index.relations_question import relations_for_question
 from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.search import HybridSearcher
@@ -33,6 +35,7 @@ class Engine:
     searcher: HybridSearcher
     problems: list[CorpusProblem]
     last_sync: SyncReport
+    graph: RelationGraph
 
     def __init__(
         self,
@@ -125,6 +128,12 @@ class Engine:
         if self.verifier is not None:
             record_verifier(self.settings.index_dir, self.verifier.folder, self.verifier.sha256)
         searcher = HybridSearcher(index, self.encoder)
+        # Who spoke with whom: extracted per document and cached beside the index (issue 9).
+        self.graph, self.relations_seconds = sync_relations(
+            self.settings.index_dir,
+            [item.document for item in index.documents],
+            {item.document.doc_id: item.sentences for item in index.documents},
+        )
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
         with self._lock:
             self.searcher, self.problems, self.last_sync = searcher, corpus.problems, report
@@ -202,6 +211,19 @@ class Engine:
         return Summary(
             document, topic_text, quotes, bool(quotes), "" if quotes else "Nothing to summarise."
         )
+
+    def relations(self, *, person: str | None = None, document: str | None = None) -> Relations:
+        """Return who spoke, met or talked with whom, optionally for one person or document."""
+        doc_id = None
+        if document:
+            position = self._document_positions(document)[0]
+            doc_id = self.searcher.index.documents[position].document.doc_id
+        return query_relations(self.graph, person=person, document=doc_id)
+
+    def relations_for_question(self, question: str) -> Relations | None:
+        """Answer a who-spoke-with-whom question from the links; None for other questions."""
+        text = clean_question(question, max_chars=self.settings.max_question_chars)
+        return relations_for_question(self.graph, text)
 
     def _document_positions(self, document: str | None) -> list[int]:
         items = self.searcher.index.documents

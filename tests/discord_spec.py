@@ -20,6 +20,7 @@ EMBEDS_LIMIT = 10
 EMBED_TOTAL_LIMIT = 6000
 FIELD_LIMITS = {"title": 256, "description": 4096}
 FIELDS_LIMIT = 25
+ATTACHMENT_LIMIT = 10 * 1024 * 1024
 
 
 def _snowflakes_as_strings(value: Any, key: str = "") -> Any:
@@ -96,7 +97,35 @@ class SpecValidator:
             f"{method} {template}: {error.message[:300]} at {list(error.absolute_path)}"
             for error in validator.iter_errors(_snowflakes_as_strings(body))
         ]
+        if media == "multipart/form-data":
+            problems += upload_errors(body, files or {})
         return problems + limit_errors(body)
+
+
+def upload_errors(body: Any, files: dict[str, bytes]) -> list[str]:
+    """Return mismatches between file parts, the attachments list and attachment:// URLs."""
+    problems = []
+    numbers = set()
+    for name, data in files.items():
+        match = re.fullmatch(r"files\[(\d+)\]", name)
+        if match is None:
+            problems.append(f"file part named {name!r}, not files[n]")
+            continue
+        numbers.add(match.group(1))
+        if len(data) > ATTACHMENT_LIMIT:
+            problems.append(f"{name} is {len(data)} bytes (limit {ATTACHMENT_LIMIT})")
+    for message in _message_parts(body):
+        attachments = message.get("attachments") or []
+        named = {str(a.get("id")): a.get("filename") for a in attachments if isinstance(a, dict)}
+        for number in numbers - set(named):
+            problems.append(f"files[{number}] has no entry in attachments")
+        uploaded = {named[n] for n in numbers if n in named}
+        for embed in message.get("embeds") or []:
+            for key in ("image", "thumbnail"):
+                url = (embed.get(key) or {}).get("url") or ""
+                if url.startswith("attachment://") and url[len("attachment://") :] not in uploaded:
+                    problems.append(f"embed {key} {url} names no uploaded file")
+    return problems
 
 
 def _message_parts(body: Any) -> list[dict[str, Any]]:

@@ -106,7 +106,7 @@ async def test_commands_sync_globally_with_descriptions(rig: DiscordRig) -> None
         lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands"
     )
     commands = {c["name"]: c for c in put[-1].body}
-    assert set(commands) == {"ask", "summary", "sources", "help", "docs"} | MENUS
+    assert set(commands) == {"ask", "summary", "sources", "help", "docs", "relations"} | MENUS
     assert commands["ask"]["description"].startswith("Answer a question")
     assert commands["ask"]["options"][0]["name"] == "question"
     assert commands["ask"]["options"][0]["required"] is True
@@ -126,10 +126,11 @@ async def test_ask_defers_at_once_then_follows_up_with_quotes(rig: DiscordRig) -
     text = text_of(followup.body)
     for name in ("Sergei Shoigu", "Mark Milley", "Tony Radakin", "Lloyd Austin"):
         assert name in text
-    assert "paragraph 3" in text and "relevance" in text
-    assert "**" in followup.body["embeds"][0]["description"]  # the answering sentence is bold
+    # Who spoke with whom is answered from the relations links (issue 9): each with its quote.
+    assert "¶3" in text and "> In the past 48 hours" in text
+    assert "**" in followup.body["embeds"][0]["description"]  # the links are bold
     labels = [c["label"] for row in followup.body["components"] for c in row["components"]]
-    assert labels == ["More quotes", "Helpful", "Not helpful"]
+    assert labels == ["Show picture"]
 
 
 async def test_summary_sources_and_help(rig: DiscordRig) -> None:
@@ -201,7 +202,7 @@ async def test_a_rate_limited_followup_is_retried(rig: DiscordRig) -> None:
 async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> None:
     user = new_user()
     payload, _ = await slash(
-        rig.fake, "ask", [option("question", "Who did Stoltenberg speak with?")], user=user
+        rig.fake, "ask", [option("question", "What did Russia claim?")], user=user
     )
     followup = (await rig.fake.wait_for(followup_for(payload)))[0]
     body = followup.body
@@ -233,7 +234,7 @@ async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> 
     assert "already" in again["data"]["content"]
     votes = [json.loads(line) for line in rig.feedback.read_text().splitlines()]
     assert votes[-1]["helpful"] is True and votes[-1]["user"] == int(user["id"])
-    assert votes[-1]["question"] == "Who did Stoltenberg speak with?"
+    assert votes[-1]["question"] == "What did Russia claim?"
 
 
 async def test_an_abstention_offers_the_closest_passages_only_behind_a_button(
@@ -390,6 +391,7 @@ async def test_commands_sync_to_the_dev_guild_when_configured(rig: DiscordRig) -
             "sources",
             "help",
             "docs",
+            "relations",
         } | MENUS
     finally:
         await bot.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -11,6 +12,9 @@ from discord.ext import commands
 
 from bot.client import VerbatimBot
 from bot.cogs.errors import slow_down
+from bot.cogs.relations import draw_relations
+from bot.relations_render import answer_embeds as relations_answer_embeds
+from bot.relations_views import PictureView
 from bot.render import NO_PINGS, answer_embeds, escape, shorten
 from bot.views import AnswerView
 from index import Answer, QuestionError
@@ -53,6 +57,17 @@ class AskCog(commands.Cog):
         # Finding the server's engine may load its index from disk: do it off the event loop.
         return await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).ask(question))
 
+    async def _relations(self, question: str, guild_id: int | None) -> dict[str, Any] | None:
+        """Answer who spoke with whom from the server's links (issue 9); None for the rest."""
+        routed = await self.bot.run_engine(
+            lambda: self.bot.engine_for(guild_id).relations_for_question(question)
+        )
+        if routed is None:
+            return None
+        view = PictureView(routed, self.bot.run_engine, draw_relations)
+        embeds = relations_answer_embeds(routed, question)
+        return {"embeds": embeds, "view": view, "allowed_mentions": NO_PINGS}
+
     @app_commands.command(name="ask")
     @app_commands.describe(question="What you want to know about the documents")
     @app_commands.checks.dynamic_cooldown(_cooldown, key=lambda i: i.user.id)
@@ -64,6 +79,10 @@ class AskCog(commands.Cog):
             await interaction.response.send_message(escape(str(error)), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
+        routed = await self._relations(cleaned, interaction.guild_id)
+        if routed is not None:
+            await interaction.followup.send(**routed)
+            return
         answer = await self._answer(cleaned, interaction.guild_id)
         await interaction.followup.send(
             embeds=answer_embeds(answer),
@@ -103,12 +122,21 @@ class AskCog(commands.Cog):
             return
         try:
             async with message.channel.typing():
-                answer = await self._answer(cleaned, message.guild.id if message.guild else None)
+                guild_id = message.guild.id if message.guild else None
+                routed = await self._relations(cleaned, guild_id)
+                if routed is None:
+                    answer = await self._answer(cleaned, guild_id)
         except Exception:
             log.exception("Answering a mention failed")
             await _reply(message, "Sorry, something went wrong while answering.")
             return
         thread = await self._thread_for(message, cleaned)
+        if routed is not None:  # who spoke with whom: the links (issue 9)
+            if thread is not None:
+                await thread.send(**routed)
+            else:
+                await message.reply(**routed, mention_author=False)
+            return
         if thread is not None:
             await thread.send(
                 embeds=answer_embeds(answer),
