@@ -22,7 +22,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 async def relations(rig: DiscordRig, *options: dict[str, Any]) -> tuple[Recorded, Recorded]:
-    payload, _ = await slash(rig.fake, "relations", list(options))
+    # A fresh user each time: the per-user cooldown must not depend on which tests ran before.
+    payload, _ = await slash(rig.fake, "relations", list(options), user=new_user())
     callback = (await rig.fake.wait_for(callback_for(payload)))[0]
     followup = (await rig.fake.wait_for(followup_for(payload)))[0]
     return callback, followup

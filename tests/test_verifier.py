@@ -63,7 +63,8 @@ def test_an_answering_sentence_outscores_one_that_only_shares_its_words() -> Non
     [
         ("Who designed the Harbour Bridge?", "Ilse Marquardt"),
         ("Why was the bridge closed in 1954?", "divers inspected"),
-        ("What did the mayor announce?", "second bridge"),
+        ("When did the bridge open?", "1931"),
+        ("What will be built upstream?", "second bridge"),
     ],
 )
 def test_questions_the_text_answers_are_quoted(
@@ -85,7 +86,8 @@ def test_questions_the_text_answers_are_quoted(
         "How much did the Harbour Bridge of Velmora cost to build?",
         "What did Ilse Marquardt say about the flood?",
         "Who was the mayor of Velmora in 1931?",
-        "How many people died in the flood of 1954?",
+        "Who designed the second bridge?",
+        "When will the second bridge open?",
     ],
 )
 def test_near_misses_that_name_the_texts_things_abstain(harbour: Engine, question: str) -> None:
