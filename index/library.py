@@ -87,6 +87,15 @@ class GuildEngine(Engine):
         return Corpus(shared + own.documents, own.problems)
 
 
+def _indexing_failed(error: Exception) -> Exception:
+    """Name a disk failure in words once the change is undone; pass anything else on."""
+    if isinstance(error, OSError | IndexWriteError):
+        return StorageError(
+            f"indexing failed ({_reason(error)}); the documents and index are as they were"
+        )
+    return error
+
+
 def _now() -> str:
     """Return the UTC time, to the microsecond so that entries sort in the order they came."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -335,12 +344,7 @@ class Library:
                 # Leave the folder as it was, so the folder and the index agree again.
                 path.unlink(missing_ok=True)
                 sidecar.unlink(missing_ok=True)
-                if isinstance(error, OSError | IndexWriteError):
-                    raise StorageError(
-                        f"indexing failed ({_reason(error)}); "
-                        "the documents and index are as they were"
-                    ) from None
-                raise
+                raise _indexing_failed(error) from None
             entry = next(e for e in self.entries(guild_id) if e.filename == path.name)
             sentences = next(
                 (s.sentences for s in engine.sources() if s.document == entry.doc_id), 0
@@ -361,12 +365,7 @@ class Library:
                 engine.reindex(prune=True, must_save=True)
             except Exception as error:
                 os.replace(moved, path)
-                if isinstance(error, OSError | IndexWriteError):
-                    raise StorageError(
-                        f"indexing failed ({_reason(error)}); "
-                        "the documents and index are as they were"
-                    ) from None
-                raise
+                raise _indexing_failed(error) from None
             moved.unlink(missing_ok=True)
             path.with_name(path.stem + METADATA_SUFFIX).unlink(missing_ok=True)
             self._audit(guild_id, "remove", removed_by, entry)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from index.checksums import file_sha256
 from index.chunking import (
     DEFAULT_PARAMS,
     ChunkerParams,
@@ -99,14 +99,6 @@ class SyncReport:
     # Set when the index needed saving but could not be saved; the index in memory is current.
     save_error: str | None = None
     removed_orphans: list[str] = field(default_factory=list)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
@@ -218,7 +210,7 @@ def _load_generation(
         try:
             entry = files[role]
             path = folder / str(entry["name"])
-            if _sha256(path) != entry["sha256"]:
+            if file_sha256(path) != entry["sha256"]:
                 raise CorruptIndex(f"{path.name} does not match its checksum in the manifest")
         except FileNotFoundError as error:
             raise _Vanished(f"index file for {role} is missing ({error})") from None
@@ -291,8 +283,8 @@ def _switch_manifest(
             for item in index.documents
         },
         "files": {
-            "documents": {"name": documents_path.name, "sha256": _sha256(documents_path)},
-            "vectors": {"name": vectors_path.name, "sha256": _sha256(vectors_path)},
+            "documents": {"name": documents_path.name, "sha256": file_sha256(documents_path)},
+            "vectors": {"name": vectors_path.name, "sha256": file_sha256(vectors_path)},
         },
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -13,6 +12,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
+
+from index.checksums import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,6 @@ def pair_text(item: Judged) -> str:
     """Return the passage side of a pair: the sentence first, so truncation cuts context only."""
     context = " ".join(part for part in (item.before, item.after) if part)
     return f"{item.sentence} [SEP] {item.title}. {context}".strip()
-
-
-def file_sha256(path: Path) -> str:
-    """Return the hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,28 @@ async def test_a_rate_limited_followup_is_retried(rig: DiscordRig) -> None:
     assert rig.fake.rate_limits["POST webhooks"] == 0
 
 
+async def press_button(
+    rig: DiscordRig, followup: Recorded, label: str, user: dict[str, Any]
+) -> dict[str, Any]:
+    """Click the button with this label under a sent message; return the bot's reply body."""
+    body = followup.body
+    buttons = {c["label"]: c for row in body["components"] for c in row["components"]}
+    click = rig.fake.interaction("", user=user)
+    click.update(
+        type=3,
+        data={"custom_id": buttons[label]["custom_id"], "component_type": 2},
+        message={
+            **rig.fake.message(""),
+            "id": followup.response["id"],
+            "author": BOT_USER,
+            "components": body["components"],
+        },
+    )
+    await rig.fake.dispatch("INTERACTION_CREATE", click)
+    reply: dict[str, Any] = (await rig.fake.wait_for(callback_for(click)))[0].body
+    return reply
+
+
 async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> None:
     user = new_user()
     payload, _ = await slash(
@@ -210,20 +232,7 @@ async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> 
     assert buttons["More quotes"].get("disabled") is not True
 
     async def press(label: str) -> dict[str, Any]:
-        click = rig.fake.interaction("", user=user)
-        click.update(
-            type=3,
-            data={"custom_id": buttons[label]["custom_id"], "component_type": 2},
-            message={
-                **rig.fake.message(""),
-                "id": followup.response["id"],
-                "author": BOT_USER,
-                "components": body["components"],
-            },
-        )
-        await rig.fake.dispatch("INTERACTION_CREATE", click)
-        reply: dict[str, Any] = (await rig.fake.wait_for(callback_for(click)))[0].body
-        return reply
+        return await press_button(rig, followup, label, user)
 
     more = await press("More quotes")
     assert more["type"] == 4 and more["data"]["flags"] & 64
@@ -249,22 +258,7 @@ async def test_an_abstention_offers_the_closest_passages_only_behind_a_button(
     assert "don't contain" in text_of(body) and "paragraph" not in text_of(body)
     buttons = {c["label"]: c for row in body["components"] for c in row["components"]}
     assert "More quotes" not in buttons
-    click = rig.fake.interaction("", user=user)
-    click.update(
-        type=3,
-        data={
-            "custom_id": buttons["Closest passages (may not answer)"]["custom_id"],
-            "component_type": 2,
-        },
-        message={
-            **rig.fake.message(""),
-            "id": followup.response["id"],
-            "author": BOT_USER,
-            "components": body["components"],
-        },
-    )
-    await rig.fake.dispatch("INTERACTION_CREATE", click)
-    reply: dict[str, Any] = (await rig.fake.wait_for(callback_for(click)))[0].body
+    reply = await press_button(rig, followup, "Closest passages (may not answer)", user)
     assert reply["type"] == 4 and reply["data"]["flags"] & 64  # ephemeral: only the asker sees it
     shown = text_of(reply["data"])
     assert "may not answer" in shown and "paragraph 8" in shown

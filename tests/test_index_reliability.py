@@ -15,7 +15,7 @@ import faiss
 import pytest
 
 import index.store as store
-from index import ConfigError, Engine, EngineSettings
+from index import ConfigError, Engine, EngineSettings, checksums
 from index.chunking import DEFAULT_PARAMS
 from index.embedding import Vectors
 from index.locking import writer_lock
@@ -196,7 +196,7 @@ def test_a_reader_retries_when_a_writer_switches_generations_under_it(
     open_engine(tmp_path)
     (corpus / "new.txt").write_text("Kiwis are fuzzy brown fruit.\n")
     newer = open_engine(tmp_path, index_dir=tmp_path / "newer")
-    real_sha = store._sha256
+    real_sha = checksums.file_sha256
     swapped: list[bool] = []
 
     def writer_in_between(path: Path) -> str:
@@ -205,7 +205,7 @@ def test_a_reader_retries_when_a_writer_switches_generations_under_it(
             store.save_index(tmp_path / "index", newer.searcher.index)
         return real_sha(path)
 
-    monkeypatch.setattr(store, "_sha256", writer_in_between)
+    monkeypatch.setattr(store, "file_sha256", writer_in_between)
     loaded = load_index(tmp_path / "index", model_id="test-hashing", params=DEFAULT_PARAMS)
     assert swapped and loaded.size == newer.searcher.size
 

@@ -62,8 +62,9 @@ in `docs/benchmarks.md`.
 {command}
 ```
 {stages}
-Seeded ({seed}); it shows a progress bar, checkpoints every 200 steps into `build/verifier-work`
-and resumes from there when rerun with the same settings.
+Seeded ({seed}); it shows a progress bar, checkpoints every 100 steps into `build/verifier-work`
+and resumes from there when rerun with the same settings. `--threads 1` was used because other
+work shared the 2 cores; on an idle machine leave it out.
 """
 
 
@@ -76,8 +77,9 @@ def write_model_card(folder: Path, report: dict[str, Any]) -> None:
     while earlier:
         # A continued run names the run it started from; the figures add up over all stages.
         stages = (
-            f"\nThat run continued from the weights of `{earlier['command']}` "
-            f"({earlier['training']['steps']:.0f} steps).\n" + stages
+            f"\nThat run continued (`--init`) from the folder written by `{earlier['command']}` "
+            f"({earlier['training']['steps']:.0f} steps; held-out AUROC "
+            f"{earlier['validation']['validation_auroc']}).\n" + stages
         )
         steps += earlier["training"]["steps"]
         seconds += earlier["training"]["seconds"]

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from index.verifier import CARD, FORMAT, WEIGHTS, Judged, file_sha256, pair_text, sigmoid
+from index.checksums import file_sha256
+from index.verifier import CARD, FORMAT, WEIGHTS, Judged, pair_text, sigmoid
 from training.data import Example, Paragraph, SentencePool
 
 
