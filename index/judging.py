@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from index.answering import MORE_QUOTES, Candidate, DistinctQuotes, make_quote
@@ -10,8 +11,12 @@ from index.search import Hits, HybridSearcher
 from index.verifier import Judged, Verifier
 
 # The verifier reads the best few sentences only, so its cost stays bounded on any corpus.
-VERIFIED_PASSAGES = 8
+VERIFIED_PASSAGES = 6
 SENTENCES_PER_PASSAGE = 2
+# Order = fused retrieval score + this weight x the verifier's logit. Alone, the verifier ranks
+# worse than hybrid retrieval (SQuAD R@1 0.77 vs 0.82); together they beat both. Swept on
+# articles the verifier trained on (best 0.5-2); the low end, since it is optimistic there.
+VERIFIER_WEIGHT = 0.5
 CLOSEST = 3
 
 
@@ -21,6 +26,12 @@ class Verdict(NamedTuple):
     candidate: Candidate
     probability: float
     sentence: int
+
+    @property
+    def rank(self) -> float:
+        """Blend retrieval's score with the verifier's log-odds to order passages."""
+        p = min(max(self.probability, 1e-4), 1 - 1e-4)
+        return self.candidate.fused + VERIFIER_WEIGHT * math.log(p / (1 - p))
 
 
 def _judged(candidate: Candidate, index: int) -> Judged:
@@ -53,7 +64,7 @@ def verify(
     question: str,
     verifier: Verifier,
 ) -> list[Verdict]:
-    """Score the best sentences of the leading passages; return passages, most likely first."""
+    """Score the best sentences of the leading passages; return them in blended order."""
     leading = candidates[:VERIFIED_PASSAGES]
     owners: list[int] = []
     sentences: list[int] = []
@@ -68,7 +79,7 @@ def verify(
         if owner not in best or score > best[owner].probability:
             best[owner] = Verdict(leading[owner], float(score), index)
     # Ties keep retrieval's order (a stable sort over passages already in fused order).
-    return sorted(best.values(), key=lambda v: -v.probability)
+    return sorted(best.values(), key=lambda v: -v.rank)
 
 
 def _quote(verdict: Verdict) -> Quote:
@@ -86,7 +97,7 @@ def verified_quotes(
     distinct = DistinctQuotes()
     for verdict in verdicts:
         if verdict.probability < threshold:
-            break
+            continue
         quote = _quote(verdict)
         if not distinct.admit(quote):
             continue
@@ -100,7 +111,8 @@ def verified_quotes(
 def closest_quotes(verdicts: list[Verdict]) -> list[Quote]:
     """Return the nearest passages after an abstention, for a reader who asks to see them."""
     distinct = DistinctQuotes()
-    return [q for q in map(_quote, verdicts) if distinct.admit(q)][:CLOSEST]
+    nearest = sorted(verdicts, key=lambda v: -v.probability)
+    return [q for q in map(_quote, nearest) if distinct.admit(q)][:CLOSEST]
 
 
 def reranked(verdicts: list[Verdict], candidates: list[Candidate]) -> list[Candidate]:
