@@ -132,7 +132,23 @@ class FakeDiscord:
                 await self._send(socket, "GUILD_CREATE", self._guild())
                 await self._send(socket, "GUILD_CREATE", self._guild(GUILD_B_ID, CHANNEL_B_ID))
                 self.identified.set()
+            elif payload["op"] == 6:
+                # A client whose connection went stale (its loop was busy) resumes its session.
+                await self._send(socket, "RESUMED", {})
         return socket
+
+    async def settle(self, beats: int = 3, timeout: float = 30.0) -> None:
+        """Wait for a few fresh heartbeats on an open socket: the connection is live again."""
+        # Heartbeats queued while the client's loop was blocked arrive at once; only a steady
+        # run of them shows that any reconnect (stale-connection close, RESUME) is over.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen = len(self.heartbeats)
+            await asyncio.sleep(self.heartbeat_interval_ms / 1000 * beats)
+            live = any(not socket.closed for socket in self._sockets)
+            if live and len(self.heartbeats) - seen >= beats - 1:
+                return
+        raise TimeoutError("the client never heartbeat on a live connection")
 
     async def _send(self, socket: web.WebSocketResponse, event: str, data: Any) -> None:
         await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})

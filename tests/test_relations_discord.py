@@ -22,6 +22,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 async def relations(rig: DiscordRig, *options: dict[str, Any]) -> tuple[Recorded, Recorded]:
+    # Slow synchronous tests before this file can leave the bot's connection stale for a moment.
+    await rig.fake.settle()
     # A fresh user each time: the per-user cooldown must not depend on which tests ran before.
     payload, _ = await slash(rig.fake, "relations", list(options), user=new_user())
     callback = (await rig.fake.wait_for(callback_for(payload)))[0]
