@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.choices import document_choices
 from bot.client import VerbatimBot
 from bot.render import CONTENT_LIMIT, NO_PINGS, escape, shorten, summary_embeds
 from index import QuestionError
@@ -58,14 +59,7 @@ class SummaryCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Offer the documents whose id or title contains what was typed."""
-        typed = current.casefold()
-        guild_id = interaction.guild_id
-        sources = await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).sources())
-        return [
-            app_commands.Choice(name=source.title[:100], value=source.document[:100])
-            for source in sources
-            if typed in source.title.casefold() or typed in source.document
-        ][:25]
+        return await document_choices(self.bot, interaction.guild_id, current)
 
 
 async def setup(bot: VerbatimBot) -> None:
