@@ -31,6 +31,14 @@ def is_admin(interaction: discord.Interaction) -> bool:
     return permissions.manage_guild or permissions.administrator
 
 
+async def admin_guild(interaction: discord.Interaction) -> int | None:
+    """Return the server's id if an admin ran the command there; else say no, privately."""
+    if interaction.guild_id is not None and is_admin(interaction):
+        return interaction.guild_id
+    await interaction.response.send_message(NOT_ADMIN, ephemeral=True, allowed_mentions=NO_PINGS)
+    return None
+
+
 def who(user: discord.abc.User) -> str:
     """Name a user for the list and the audit log: their name and id."""
     return f"{user.name} ({user.id})"
@@ -206,12 +214,9 @@ class DocsCog(commands.GroupCog, group_name="docs"):
     @app_commands.describe(document="The document to remove")
     async def remove(self, interaction: discord.Interaction, document: str) -> None:
         """Remove one of this server's documents."""
-        if interaction.guild_id is None or not is_admin(interaction):
-            await interaction.response.send_message(
-                NOT_ADMIN, ephemeral=True, allowed_mentions=NO_PINGS
-            )
+        guild_id = await admin_guild(interaction)
+        if guild_id is None:
             return
-        guild_id = interaction.guild_id
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             async with self._lock(guild_id):
@@ -265,12 +270,9 @@ class DocsCog(commands.GroupCog, group_name="docs"):
     @app_commands.command(name="reindex")
     async def reindex(self, interaction: discord.Interaction) -> None:
         """Re-read this server's documents and bring its index up to date."""
-        if interaction.guild_id is None or not is_admin(interaction):
-            await interaction.response.send_message(
-                NOT_ADMIN, ephemeral=True, allowed_mentions=NO_PINGS
-            )
+        guild_id = await admin_guild(interaction)
+        if guild_id is None:
             return
-        guild_id = interaction.guild_id
         await interaction.response.defer(ephemeral=True, thinking=True)
         async with self._lock(guild_id):
             report = await self._with_progress(
