@@ -27,12 +27,15 @@ from index.embedding import SentenceEncoder
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ROOT = Path(__file__).resolve().parent.parent
-# name -> (retrieval mode, verifier reranking)
+# name -> (retrieval mode, verifier reranking, top-k depth; "all" scores every row as before
+# issue 10, to check in the same run that fusing the top-k lists loses nothing)
 MODES = {
-    "BM25 only": ("keyword", False),
-    "dense only": ("dense", False),
-    "hybrid, no verifier": ("hybrid", False),
-    "engine (hybrid + verifier rerank)": ("hybrid", True),
+    "BM25 only": ("keyword", False, None),
+    "dense only": ("dense", False, None),
+    "hybrid, no verifier": ("hybrid", False, None),
+    "hybrid, no verifier, every row scored": ("hybrid", False, "all"),
+    "engine (hybrid + verifier rerank)": ("hybrid", True, None),
+    "engine, every row scored": ("hybrid", True, "all"),
 }
 WHO_SPOKE = ("Shoigu", "Gerasimov", "Stoltenberg", "Milley", "Radakin", "Austin", "Wallace")
 
@@ -74,8 +77,11 @@ def retrieval(
     results: dict[str, dict[str, float]] = {}
     ranks: dict[str, list[int | None]] = {}
     for question in questions:
-        for name, (mode, rerank) in MODES.items():
-            passages = engine.search(question["question"], k=10, mode=mode, rerank=rerank)
+        for name, (mode, rerank, depth) in MODES.items():
+            rows = engine.searcher.size if depth == "all" else None
+            passages = engine.search(
+                question["question"], k=10, mode=mode, rerank=rerank, depth=rows
+            )
             ranked = [ids[p.document] for p in passages]
             rank = ranked.index(question["pid"]) if question["pid"] in ranked else None
             ranks.setdefault(name, []).append(rank)

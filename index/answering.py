@@ -32,10 +32,6 @@ class Candidate(NamedTuple):
     evidence: Evidence
 
 
-def _sentences_in_paragraph(item: IndexedDocument, paragraph: int) -> list[int]:
-    return [i for i, s in enumerate(item.sentences) if s.paragraph == paragraph]
-
-
 def passage_candidates(
     searcher: HybridSearcher,
     hits: Hits,
@@ -45,14 +41,11 @@ def passage_candidates(
     limit: int = CANDIDATE_PASSAGES,
 ) -> list[Candidate]:
     """Group the best rows by paragraph and judge each paragraph once."""
-    depth = min(CANDIDATE_ROWS, hits.fused.size)
-    if depth == 0:
-        return []
-    top = np.argpartition(-hits.fused, depth - 1)[:depth]
-    top = top[np.argsort(-hits.fused[top], kind="stable")]
+    depth = min(CANDIDATE_ROWS, hits.rows.size)
     seen: set[tuple[int, int]] = set()
     candidates = []
-    for row in top.tolist():
+    for position in range(depth):
+        row = int(hits.rows[position])
         item = searcher.index.documents[int(searcher.doc_of_row[row])]
         sentence = item.sentences[int(searcher.sentence_of_row[row])]
         key = (int(searcher.doc_of_row[row]), sentence.paragraph)
@@ -60,9 +53,10 @@ def passage_candidates(
             continue
         seen.add(key)
         start, end = item.document.paragraphs[sentence.paragraph - 1]
-        evidence = judge(question, wanted, item.document.text[start:end], float(hits.dense[row]))
+        cosine = float(hits.dense[position])
+        evidence = judge(question, wanted, item.document.text[start:end], cosine)
         candidates.append(
-            Candidate(item, sentence.paragraph, row, float(hits.fused[row]), evidence)
+            Candidate(item, sentence.paragraph, row, float(hits.fused[position]), evidence)
         )
         if len(candidates) >= limit:
             break
@@ -75,12 +69,14 @@ def _highlight(
     """Pick the sentence (index in the document) that best answers within the paragraph."""
     item = candidate.item
     first = candidate.best_row - int(searcher.sentence_of_row[candidate.best_row])
+    inside = item.in_paragraph(candidate.paragraph)
+    fused = hits.fused_at(np.arange(first + inside.start, first + inside.stop))
     best, best_score = int(searcher.sentence_of_row[candidate.best_row]), -np.inf
-    for index in _sentences_in_paragraph(item, candidate.paragraph):
+    for index, window_score in zip(inside, fused.tolist(), strict=True):
         sentence = item.sentences[index]
         own_words = set(terms(item.document.text[sentence.start : sentence.end]))
         # The window score smears over neighbours; the sentence's own words break the tie.
-        score = float(hits.fused[first + index]) + coverage(wanted, own_words)
+        score = window_score + coverage(wanted, own_words)
         if score > best_score:
             best, best_score = index, score
     return best

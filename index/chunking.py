@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from index.documents import Document
@@ -73,9 +73,9 @@ def split_sentences(
     return sentences
 
 
-def window_spans(sentences: list[Sentence], window: int) -> list[tuple[int, int]]:
-    """Return each sentence's span widened by `window` neighbours each side, in its paragraph."""
-    spans = []
+def window_bounds(sentences: Sequence[Sentence], window: int) -> list[tuple[int, int]]:
+    """Return, for each sentence, the first and last sentence of its window, in its paragraph."""
+    bounds = []
     for i, sentence in enumerate(sentences):
         lo = i
         while lo > 0 and i - lo < window and sentences[lo - 1].paragraph == sentence.paragraph:
@@ -87,12 +87,17 @@ def window_spans(sentences: list[Sentence], window: int) -> list[tuple[int, int]
             and sentences[hi + 1].paragraph == sentence.paragraph
         ):
             hi += 1
-        spans.append((sentences[lo].start, sentences[hi].end))
-    return spans
+        bounds.append((lo, hi))
+    return bounds
+
+
+def window_spans(sentences: Sequence[Sentence], window: int) -> list[tuple[int, int]]:
+    """Return each sentence's span widened by `window` neighbours each side, in its paragraph."""
+    return [(sentences[lo].start, sentences[hi].end) for lo, hi in window_bounds(sentences, window)]
 
 
 def unit_texts(
-    document: Document, windows: list[tuple[int, int]], params: ChunkerParams
+    document: Document, windows: Sequence[tuple[int, int]], params: ChunkerParams
 ) -> list[str]:
     """Return the texts to embed and keyword-index: each window, headed by the document title."""
     # A title header gives every window the document's context (contextual chunk headers).

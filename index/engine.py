@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 from index.answering import passage_candidates, select_quotes
-from index.documents import Corpus, CorpusProblem, load_corpus
+from index.chunking import Sentence
+from index.documents import Corpus, CorpusProblem, Document, load_corpus
 from index.embedding import Encoder, Progress, ProgressEncoder, SentenceEncoder
 from index.judging import closest_quotes, reranked, verified_quotes, verify
 from index.listing import capped_list
@@ -29,13 +32,33 @@ MAX_SUMMARY_SENTENCES = 15
 NOT_FOUND = "The documents don't contain an answer to that."
 
 
+class _RelationsSource:
+    """The documents whose relations graph is built once, when first needed."""
+
+    def __init__(
+        self, folder: Path, documents: list[Document], sentences: dict[str, Sequence[Sentence]]
+    ) -> None:
+        self.folder, self.documents, self.sentences = folder, documents, sentences
+        self.seconds = 0.0
+        self._graph: RelationGraph | None = None
+        self._lock = threading.Lock()
+
+    def graph(self) -> RelationGraph:
+        with self._lock:
+            if self._graph is None:
+                self._graph, self.seconds = sync_relations(
+                    self.folder, self.documents, self.sentences
+                )
+            return self._graph
+
+
 class Engine:
     """Answers questions about a corpus with verbatim quotes."""
 
     searcher: HybridSearcher
     problems: list[CorpusProblem]
     last_sync: SyncReport
-    graph: RelationGraph
+    _relations: _RelationsSource
 
     def __init__(
         self,
@@ -124,20 +147,33 @@ class Engine:
             lock_timeout=self.settings.lock_timeout,
             show_progress=show_progress,
             must_save=must_save,
+            hnsw_min_rows=self.settings.hnsw_min_rows,
         )
         if self.verifier is not None:
             record_verifier(self.settings.index_dir, self.verifier.folder, self.verifier.sha256)
         searcher = HybridSearcher(index, self.encoder)
-        # Who spoke with whom: extracted per document and cached beside the index (issue 9).
-        self.graph, self.relations_seconds = sync_relations(
-            self.settings.index_dir,
-            [item.document for item in index.documents],
-            {item.document.doc_id: item.sentences for item in index.documents},
-        )
+        documents = [item.document for item in index.documents]
+        sentences = {item.document.doc_id: item.sentences for item in index.documents}
+        relations = _RelationsSource(self.settings.index_dir, documents, sentences)
+        if report.embedded:
+            # New documents are read for who-spoke-with-whom now, while indexing, and cached;
+            # an unchanged index defers even reading those caches to the first question.
+            relations.graph()
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
         with self._lock:
             self.searcher, self.problems, self.last_sync = searcher, corpus.problems, report
+            self._relations = relations
         return report
+
+    @property
+    def graph(self) -> RelationGraph:
+        """Return who spoke with whom in the indexed documents (issue 9), built on first use."""
+        return self._relations.graph()
+
+    @property
+    def relations_seconds(self) -> float:
+        """Return how long extracting and merging the relations took (0 until first use)."""
+        return self._relations.seconds
 
     def ask(self, question: str, *, max_quotes: int | None = None) -> Answer:
         """Answer with up to `max_quotes` verbatim quotes, or abstain saying why."""
@@ -163,13 +199,19 @@ class Engine:
         return Answer(text, True, quotes, more)
 
     def search(
-        self, question: str, *, k: int = 10, mode: str = "hybrid", rerank: bool = True
+        self,
+        question: str,
+        *,
+        k: int = 10,
+        mode: str = "hybrid",
+        rerank: bool = True,
+        depth: int | None = None,
     ) -> list[Passage]:
         """Rank paragraphs for a question (reordered by the verifier when there is one)."""
         text = clean_question(question, max_chars=self.settings.max_question_chars)
         searcher = self.searcher
         wanted = question_terms(text, searcher.term_weights)
-        hits = searcher.search(text, mode=mode)
+        hits = searcher.search(text, mode=mode, depth=depth)
         candidates = passage_candidates(searcher, hits, text, wanted, limit=max(k, 12))
         relevance = {id(c): c.evidence.relevance for c in candidates}
         if rerank and self.verifier is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+
 from index.answering import MORE_QUOTES, Candidate, DistinctQuotes, make_quote
 from index.results import Quote
 from index.search import Hits, HybridSearcher
@@ -52,9 +54,11 @@ def _best_sentences(searcher: HybridSearcher, hits: Hits, candidate: Candidate) 
     """Return the paragraph's sentences whose windows ranked best for the question."""
     item = candidate.item
     first = candidate.best_row - int(searcher.sentence_of_row[candidate.best_row])
-    inside = [i for i, s in enumerate(item.sentences) if s.paragraph == candidate.paragraph]
-    inside.sort(key=lambda i: -float(hits.fused[first + i]))
-    return inside[:SENTENCES_PER_PASSAGE]
+    inside = item.in_paragraph(candidate.paragraph)
+    fused = hits.fused_at(np.arange(first + inside.start, first + inside.stop))
+    # Best window first; ties keep the sentences' order.
+    order = sorted(range(len(inside)), key=lambda i: -float(fused[i]))
+    return [inside[i] for i in order[:SENTENCES_PER_PASSAGE]]
 
 
 def verify(

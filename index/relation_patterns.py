@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -417,7 +417,7 @@ class Extraction:
     links: list[RawLink]
 
 
-def extract_document(document: Document, sentences: list[Sentence] | None = None) -> Extraction:
+def extract_document(document: Document, sentences: Sequence[Sentence] | None = None) -> Extraction:
     """Find a document's people and who spoke with whom; parse only sentences that may say so."""
     # The index has already split the document; splitting again would double pysbd's cost.
     sentences = split_sentences(document) if sentences is None else sentences

@@ -9,6 +9,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -224,7 +225,9 @@ def _write_cached(path: Path, extraction: Extraction) -> None:
 
 
 def sync_relations(
-    folder: Path, documents: list[Document], sentences: dict[str, list[Sentence]] | None = None
+    folder: Path,
+    documents: list[Document],
+    sentences: Mapping[str, Sequence[Sentence]] | None = None,
 ) -> tuple[RelationGraph, float]:
     """Extract the documents not yet cached, drop caches of removed ones, and merge the graph.
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from index.lexical import TermWeights, terms
+from index.lexical import terms
 
 # Words that shape a question but are not what it is about; "say" or "do" in "what did X say"
 # stand for the answer itself, so a passage need not repeat them.
@@ -43,6 +43,15 @@ _TIME = re.compile(
     re.IGNORECASE,
 )
 
+
+class TermStatistics(Protocol):
+    """Anything that weighs a term by its rarity (see index.backend)."""
+
+    def idf(self, term: str) -> float:
+        """Return a term's inverse document frequency."""
+        ...
+
+
 # Fitted on ../shared/eval (seed_dev and SQuAD abstain_dev); see docs/benchmarks.md.
 COSINE_FLOOR = 0.15
 COSINE_CEILING = 0.65
@@ -70,7 +79,7 @@ class QuestionTerms(NamedTuple):
     focus: str | None = None
 
 
-def question_terms(question: str, weights: TermWeights) -> QuestionTerms:
+def question_terms(question: str, weights: TermStatistics) -> QuestionTerms:
     """Return the distinct content terms of a question, weighted by rarity in the corpus."""
     seen: dict[str, float] = {}
     for term in terms(question):

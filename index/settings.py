@@ -58,6 +58,11 @@ class EngineSettings(BaseSettings):
     lock_timeout: float = Field(
         30.0, ge=0, le=3600, description="Seconds to wait for another process writing the index."
     )
+    hnsw_min_rows: int = Field(
+        50_000,
+        ge=1,
+        description="Sentence windows from which dense search uses an HNSW graph, not a scan.",
+    )
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from index.building import VectorSource, analyse_keywords, build_vectors
 from index.checksums import file_sha256
 from index.chunking import (
     DEFAULT_PARAMS,
@@ -26,15 +27,37 @@ from index.chunking import (
     unit_texts,
     window_spans,
 )
+from index.dense import HNSW_MIN_ROWS, DenseKind
 from index.documents import Document
 from index.embedding import Encoder, Vectors
+from index.keywords import KeywordFiles, KeywordIndex, TermWeights
 from index.locking import LockError, writer_lock
 from index.progress import Progress
+from index.tables import (
+    COLUMNS,
+    SentenceColumns,
+    Table,
+    WindowColumns,
+    paragraph_sentences,
+    table_of,
+)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
-GENERATION_PATTERNS = ("documents.*.json", "vectors.*.faiss")
-EMBED_SLICE = 512
+# Each file of a generation is named "<role>.<generation>.<ext>"; the manifest names the live ones.
+GENERATION_PATTERNS = (
+    "documents.*.json",
+    "vectors.*.faiss",
+    "texts.*.bin",
+    "rows.*.npy",
+    "paragraphs.*.npy",
+    "keywords.*.npy",
+    "keywords.*.json",
+    "terms.*.json",
+)
+# Format 1 kept every document's text and sentences in one JSON file; it is still read,
+# so that an upgrade reuses its vectors instead of embedding everything again.
+LEGACY_FORMAT = 1
 # A failed load is retried when the manifest changed meanwhile: a writer switched generations.
 LOAD_ATTEMPTS = 3
 log = logging.getLogger(__name__)
@@ -61,27 +84,38 @@ class IndexedDocument:
     """A document with the sentences indexed from it and their rows in the vector index."""
 
     document: Document
-    sentences: list[Sentence]
-    windows: list[tuple[int, int]]
+    sentences: Sequence[Sentence]
+    windows: Sequence[tuple[int, int]]
     first_row: int = 0
 
     @property
     def rows(self) -> range:
         return range(self.first_row, self.first_row + len(self.sentences))
 
+    def in_paragraph(self, paragraph: int) -> range:
+        """Return the indexes of this document's sentences in a paragraph."""
+        return paragraph_sentences(self.sentences, paragraph)
+
 
 @dataclass
 class StoredIndex:
-    """Everything a search needs: documents, their sentence windows and the FAISS vectors."""
+    """Everything a search needs: documents, their windows, the FAISS vectors and BM25."""
 
     documents: list[IndexedDocument]
-    vectors: Any  # faiss.IndexFlatIP
+    vectors: Any  # faiss.IndexFlatIP or faiss.IndexHNSWFlat
     model_id: str
     params: ChunkerParams
+    keywords: KeywordIndex
+    term_weights: TermWeights
+    format: int = FORMAT_VERSION
 
     @property
     def size(self) -> int:
         return int(self.vectors.ntotal)
+
+    @property
+    def dense_kind(self) -> DenseKind:
+        return DenseKind.of(self.vectors)
 
 
 @dataclass
@@ -113,39 +147,6 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
         os.replace(temporary_path, path)
     finally:
         temporary_path.unlink(missing_ok=True)
-
-
-def _document_record(item: IndexedDocument) -> dict[str, Any]:
-    doc = item.document
-    return {
-        "doc_id": doc.doc_id,
-        "title": doc.title,
-        "source": doc.source,
-        "source_url": doc.source_url,
-        "date": doc.date,
-        "content_hash": doc.content_hash,
-        "text": doc.text,
-        "paragraphs": [list(span) for span in doc.paragraphs],
-        "sentences": [list(sentence) for sentence in item.sentences],
-        "first_row": item.first_row,
-    }
-
-
-def _document_from_record(record: dict[str, Any], params: ChunkerParams) -> IndexedDocument:
-    sentences = [Sentence(*map(int, row)) for row in record["sentences"]]
-    document = Document(
-        doc_id=record["doc_id"],
-        title=record["title"],
-        text=record["text"],
-        source=record["source"],
-        paragraphs=tuple((int(a), int(b)) for a, b in record["paragraphs"]),
-        source_url=record["source_url"],
-        date=record["date"],
-        content_hash=record["content_hash"],
-    )
-    return IndexedDocument(
-        document, sentences, window_spans(sentences, params.window), int(record["first_row"])
-    )
 
 
 class _Vanished(Exception):
@@ -189,6 +190,26 @@ def _manifest_text(folder: Path) -> str | None:
         return None
 
 
+def _checked_paths(folder: Path, files: Any) -> dict[str, Path]:
+    """Return the generation's files by role, each verified against its manifest checksum."""
+    if not isinstance(files, dict) or not files:
+        raise CorruptIndex(f"manifest {folder / MANIFEST} names no files")
+    paths = {}
+    for role, entry in files.items():
+        try:
+            path = folder / str(entry["name"])
+            if file_sha256(path) != entry["sha256"]:
+                raise CorruptIndex(f"{path.name} does not match its checksum in the manifest")
+        except FileNotFoundError as error:
+            raise _Vanished(f"index file for {role} is missing ({error})") from None
+        except (OSError, KeyError, TypeError) as error:
+            raise CorruptIndex(
+                f"index file for {role} is missing or unreadable ({error})"
+            ) from None
+        paths[str(role)] = path
+    return paths
+
+
 def _load_generation(
     folder: Path, manifest: dict[str, Any], *, model_id: str, params: ChunkerParams
 ) -> StoredIndex:
@@ -199,81 +220,217 @@ def _load_generation(
         version = manifest["format"]
     except (KeyError, TypeError) as error:
         raise CorruptIndex(f"manifest {folder / MANIFEST} is unreadable ({error!r})") from None
-    if version != FORMAT_VERSION:
+    if version not in (FORMAT_VERSION, LEGACY_FORMAT):
         raise StaleIndex(f"index format {version} is not the current {FORMAT_VERSION}")
     if stored_model != model_id:
         raise StaleIndex(f"index was built with model {stored_model!r}, settings name {model_id!r}")
     if stored_params != params:
         raise StaleIndex(f"index was built with chunker {stored_params}, now {params}")
-    paths = {}
-    for role in ("documents", "vectors"):
-        try:
-            entry = files[role]
-            path = folder / str(entry["name"])
-            if file_sha256(path) != entry["sha256"]:
-                raise CorruptIndex(f"{path.name} does not match its checksum in the manifest")
-        except FileNotFoundError as error:
-            raise _Vanished(f"index file for {role} is missing ({error})") from None
-        except (OSError, KeyError, TypeError) as error:
-            raise CorruptIndex(
-                f"index file for {role} is missing or unreadable ({error})"
-            ) from None
-        paths[role] = path
+    paths = _checked_paths(folder, files)
     try:
-        records = json.loads(paths["documents"].read_text(encoding="utf-8"))
-        documents = [_document_from_record(record, params) for record in records]
-        vectors = faiss.read_index(str(paths["vectors"]))
+        if version == LEGACY_FORMAT:
+            index = _read_legacy(paths, model_id, params)
+        else:
+            index = _read_generation(paths, model_id, params)
     except Exception as error:  # faiss raises RuntimeError; json ValueError; records KeyError
         raise CorruptIndex(
             f"index data cannot be read ({type(error).__name__}: {str(error)[:200]})"
         ) from None
-    expected_rows = sum(len(item.sentences) for item in documents)
-    if vectors.ntotal != expected_rows or vectors.d != manifest.get("dimension"):
+    expected_rows = sum(len(item.sentences) for item in index.documents)
+    if (
+        index.vectors.ntotal != expected_rows
+        or index.keywords.size != expected_rows
+        or index.vectors.d != manifest.get("dimension")
+    ):
         raise CorruptIndex(
-            f"vector index holds {vectors.ntotal} rows of {vectors.d} dims, "
+            f"vector index holds {index.vectors.ntotal} rows of {index.vectors.d} dims, "
             f"manifest expects {expected_rows} of {manifest.get('dimension')}"
         )
-    return StoredIndex(documents, vectors, model_id, params)
+    return index
+
+
+def _read_generation(paths: dict[str, Path], model_id: str, params: ChunkerParams) -> StoredIndex:
+    """Map the row table and BM25 postings, read the vectors and the documents' texts."""
+    # A plain view of the mapping: pages are read on use, and slices stay cheap.
+    rows = np.asarray(np.load(paths["rows"], mmap_mode="r", allow_pickle=False))
+    paragraphs = np.load(paths["paragraphs"], allow_pickle=False)
+    texts = paths["texts"].read_bytes()
+    records = json.loads(paths["documents"].read_text(encoding="utf-8"))
+    documents = [_document_from_record(r, rows, paragraphs, texts) for r in records]
+    vectors = faiss.read_index(str(paths["vectors"]))
+    stem = paths["keywords_params"].name.removesuffix(".params.json")
+    keywords = KeywordIndex.load(paths["rows"].parent, KeywordFiles.named(stem))
+    return StoredIndex(
+        documents, vectors, model_id, params, keywords, TermWeights.load(paths["terms"])
+    )
+
+
+def _read_legacy(paths: dict[str, Path], model_id: str, params: ChunkerParams) -> StoredIndex:
+    """Read a format-1 index (texts and sentences in JSON) so its vectors can be reused."""
+    records = json.loads(paths["documents"].read_text(encoding="utf-8"))
+    documents = []
+    for record in records:
+        sentences = [Sentence(*map(int, row)) for row in record["sentences"]]
+        document = Document(
+            doc_id=record["doc_id"],
+            title=record["title"],
+            text=record["text"],
+            source=record["source"],
+            paragraphs=tuple((int(a), int(b)) for a, b in record["paragraphs"]),
+            source_url=record["source_url"],
+            date=record["date"],
+            content_hash=record["content_hash"],
+        )
+        windows = window_spans(sentences, params.window)
+        documents.append(IndexedDocument(document, sentences, windows, int(record["first_row"])))
+    keywords, term_weights = analyse_keywords(
+        [(item.document, item.sentences) for item in documents], params
+    )
+    vectors = faiss.read_index(str(paths["vectors"]))
+    return StoredIndex(
+        documents, vectors, model_id, params, keywords, term_weights, format=LEGACY_FORMAT
+    )
+
+
+def _document_from_record(
+    record: dict[str, Any], rows: Table, paragraphs: Table, texts: bytes
+) -> IndexedDocument:
+    text_start, text_end = map(int, record["text"])
+    first, count = map(int, record["paragraphs"])
+    first_row, row_count = int(record["first_row"]), int(record["rows"])
+    document = Document(
+        doc_id=record["doc_id"],
+        title=record["title"],
+        text=texts[text_start:text_end].decode("utf-8"),
+        source=record["source"],
+        paragraphs=tuple((a, b) for a, b in paragraphs[first : first + count].tolist()),
+        source_url=record["source_url"],
+        date=record["date"],
+        content_hash=record["content_hash"],
+    )
+    block = rows[first_row : first_row + row_count]
+    if block.shape[0] != row_count:
+        raise ValueError(f"row table ends before {record['doc_id']!r}'s rows")
+    return IndexedDocument(document, SentenceColumns(block), WindowColumns(block), first_row)
 
 
 def save_index(folder: Path, index: StoredIndex) -> None:
     """Write a new generation of files, switch the manifest to it, then drop the old files."""
     folder.mkdir(parents=True, exist_ok=True)
     generation = f"{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(4)}"
-    documents_path = folder / f"documents.{generation}.json"
-    vectors_path = folder / f"vectors.{generation}.faiss"
-    records = [_document_record(item) for item in index.documents]
+    keyword_files = KeywordFiles.named(f"keywords.{generation}")
+    paths = {
+        "documents": folder / f"documents.{generation}.json",
+        "texts": folder / f"texts.{generation}.bin",
+        "paragraphs": folder / f"paragraphs.{generation}.npy",
+        "rows": folder / f"rows.{generation}.npy",
+        "vectors": folder / f"vectors.{generation}.faiss",
+        "terms": folder / f"terms.{generation}.json",
+        **{f"keywords_{role}": folder / name for role, name in keyword_files._asdict().items()},
+    }
     try:
+        _write_tables(index, paths)
         _write_atomically(
-            documents_path,
-            lambda path: path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8"),
+            paths["vectors"], lambda path: faiss.write_index(index.vectors, str(path))
         )
-        _write_atomically(vectors_path, lambda path: faiss.write_index(index.vectors, str(path)))
-        _switch_manifest(folder, index, documents_path, vectors_path)
+        _write_atomically(paths["terms"], index.term_weights.save)
+        # bm25s writes its own files; they are new names, so a crash leaves only orphans.
+        index.keywords.save(folder, keyword_files)
+        for role, path in paths.items():
+            if role.startswith("keywords_"):
+                _fsync(path)
+        _switch_manifest(folder, index, paths)
     except BaseException:
         # Half a generation is useless and, on a full disk, each retry would leave another.
-        for path in (documents_path, vectors_path):
+        for path in paths.values():
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
         raise
     # Only now is the old generation unreferenced; removing it earlier would risk the live index.
+    live = set(paths.values())
     for stale in _generation_files(folder):
-        if stale not in (documents_path, vectors_path):
+        if stale not in live:
             with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb+") as stream:
+        os.fsync(stream.fileno())
+
+
+def _write_tables(index: StoredIndex, paths: dict[str, Path]) -> None:
+    """Write the documents' metadata, their texts, paragraphs and the row table."""
+    records: list[dict[str, Any]] = []
+    row_count = sum(len(item.sentences) for item in index.documents)
+    texts_path, rows_path = paths["texts"], paths["rows"]
+
+    def write_texts(path: Path) -> None:
+        text_offset = first_paragraph = 0
+        with path.open("wb") as stream:
+            for item in index.documents:
+                encoded = item.document.text.encode("utf-8")
+                stream.write(encoded)
+                records.append(_document_record(item, text_offset, len(encoded), first_paragraph))
+                text_offset += len(encoded)
+                first_paragraph += len(item.document.paragraphs)
+
+    def write_rows(path: Path) -> None:
+        # Filled document by document: the whole table never exists as Python objects.
+        table = np.lib.format.open_memmap(
+            path, mode="w+", dtype=np.int64, shape=(row_count, COLUMNS)
+        )
+        for item in index.documents:
+            table[item.first_row : item.first_row + len(item.sentences)] = table_of(
+                item.sentences, item.windows
+            )
+        table.flush()
+        del table
+
+    def write_paragraphs(path: Path) -> None:
+        spans = [span for item in index.documents for span in item.document.paragraphs]
+        array = np.asarray(spans, dtype=np.int64).reshape(len(spans), 2)
+        with path.open("wb") as stream:
+            np.save(stream, array, allow_pickle=False)
+
+    _write_atomically(texts_path, write_texts)
+    _write_atomically(rows_path, write_rows)
+    _write_atomically(paths["paragraphs"], write_paragraphs)
+    _write_atomically(
+        paths["documents"],
+        lambda path: path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8"),
+    )
+
+
+def _document_record(
+    item: IndexedDocument, text_offset: int, text_bytes: int, first_paragraph: int
+) -> dict[str, Any]:
+    doc = item.document
+    return {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "source": doc.source,
+        "source_url": doc.source_url,
+        "date": doc.date,
+        "content_hash": doc.content_hash,
+        "text": [text_offset, text_offset + text_bytes],
+        "paragraphs": [first_paragraph, len(doc.paragraphs)],
+        "first_row": item.first_row,
+        "rows": len(item.sentences),
+    }
 
 
 def _generation_files(folder: Path) -> list[Path]:
     return [path for pattern in GENERATION_PATTERNS for path in folder.glob(pattern)]
 
 
-def _switch_manifest(
-    folder: Path, index: StoredIndex, documents_path: Path, vectors_path: Path
-) -> None:
+def _switch_manifest(folder: Path, index: StoredIndex, paths: dict[str, Path]) -> None:
     manifest = {
         "format": FORMAT_VERSION,
         "model": index.model_id,
         "dimension": int(index.vectors.d),
+        "rows": index.size,
+        "dense": index.dense_kind._asdict(),
         "chunker": index.params._asdict(),
         "documents": {
             item.document.doc_id: {
@@ -283,8 +440,7 @@ def _switch_manifest(
             for item in index.documents
         },
         "files": {
-            "documents": {"name": documents_path.name, "sha256": file_sha256(documents_path)},
-            "vectors": {"name": vectors_path.name, "sha256": file_sha256(vectors_path)},
+            role: {"name": path.name, "sha256": file_sha256(path)} for role, path in paths.items()
         },
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -318,11 +474,17 @@ def remove_orphans(folder: Path) -> list[str]:
     return sorted(removed)
 
 
-def _stored_vectors(index: StoredIndex, item: IndexedDocument) -> Vectors:
+def _stored_vectors(index: StoredIndex, item: IndexedDocument) -> Callable[[], Vectors]:
+    """Return a reader of a kept document's vectors, called when its rows are written."""
     rows = item.rows
-    if not rows:
-        return np.zeros((0, index.vectors.d), dtype=np.float32)
-    return np.asarray(index.vectors.reconstruct_n(rows.start, len(rows)), dtype=np.float32)
+
+    def read() -> Vectors:
+        if not rows:
+            return np.zeros((0, index.vectors.d), dtype=np.float32)
+        block = index.vectors.reconstruct_n(rows.start, len(rows))
+        return np.asarray(block, dtype=np.float32)
+
+    return read
 
 
 def _same_metadata(old: Document, new: Document) -> bool:
@@ -344,6 +506,7 @@ def update_index(
     lock_timeout: float = 30.0,
     show_progress: bool = False,
     must_save: bool = False,
+    hnsw_min_rows: int = HNSW_MIN_ROWS,
 ) -> tuple[StoredIndex, SyncReport]:
     """Sync under the folder's writer lock; if it cannot be saved, serve the index in memory."""
     # Every index folder (the main one or one per server) is updated through here. With
@@ -367,6 +530,7 @@ def update_index(
                 prune=prune,
                 show_progress=show_progress,
                 must_save=must_save,
+                hnsw_min_rows=hnsw_min_rows,
             )
             report.removed_orphans = orphans
             return index, report
@@ -376,7 +540,14 @@ def update_index(
         problem = str(error)
     # No lock: read what is on disk (never write or clean up) and bring it up to date in memory.
     index, report = sync_index(
-        folder, documents, encoder, params, prune=prune, save=False, show_progress=show_progress
+        folder,
+        documents,
+        encoder,
+        params,
+        prune=prune,
+        save=False,
+        show_progress=show_progress,
+        hnsw_min_rows=hnsw_min_rows,
     )
     if report.save_error is not None:
         report.save_error = problem
@@ -396,6 +567,8 @@ def _current_index(
     try:
         stored = load_index(folder, model_id=model_id, params=params)
     except (OSError, IndexProblem):
+        return None
+    if stored.format != FORMAT_VERSION:  # readable, but rewritten in the current format
         return None
     if [d.doc_id for d in documents] != [i.document.doc_id for i in stored.documents]:
         return None
@@ -424,6 +597,7 @@ def sync_index(
     save: bool = True,
     show_progress: bool = False,
     must_save: bool = False,
+    hnsw_min_rows: int = HNSW_MIN_ROWS,
 ) -> tuple[StoredIndex, SyncReport]:
     """Bring the on-disk index in line with the documents, embedding only what changed."""
     # A failed save is reported in `SyncReport.save_error` (raised only with `must_save`).
@@ -455,8 +629,7 @@ def sync_index(
 
     level = logging.INFO if show_progress else logging.DEBUG
     items: list[IndexedDocument] = []
-    blocks: list[Vectors] = []
-    to_embed: list[tuple[int, list[str]]] = []
+    sources: list[VectorSource] = []
     changed = [d for d in documents if not _reusable(previous, old.get(d.doc_id), d)]
     characters = sum(end - start for d in changed for start, end in d.paragraphs)
     splitting = Progress("Splitting sentences", characters, "characters", level=level)
@@ -464,39 +637,22 @@ def sync_index(
         kept = old.get(document.doc_id)
         if previous and kept and _reusable(previous, kept, document):
             items.append(IndexedDocument(document, kept.sentences, kept.windows))
-            blocks.append(_stored_vectors(previous, kept))
+            sources.append(VectorSource(stored=_stored_vectors(previous, kept)))
             report.reused.append(document.doc_id)
             continue
         sentences = split_sentences(document, params, splitting.advance)
         windows = window_spans(sentences, params.window)
         items.append(IndexedDocument(document, sentences, windows))
-        blocks.append(np.zeros((0, 0), dtype=np.float32))
-        to_embed.append((len(items) - 1, unit_texts(document, windows, params)))
+        sources.append(VectorSource(texts=unit_texts(document, windows, params)))
         report.embedded.append(document.doc_id)
     if changed:
         splitting.finish()
     report.removed = sorted(set(old) - {document.doc_id for document in documents})
 
-    if to_embed:
-        texts = [text for _, chunk_texts in to_embed for text in chunk_texts]
-        vectors = _embed(encoder, texts, level)
-        cursor = 0
-        for position, chunk_texts in to_embed:
-            blocks[position] = vectors[cursor : cursor + len(chunk_texts)]
-            cursor += len(chunk_texts)
-
     first_row = 0
     for item in items:
         item.first_row = first_row
         first_row += len(item.sentences)
-    # Reuse the stored dimension so that an up-to-date index never needs the model loaded.
-    dimension = int(previous.vectors.d) if previous and not to_embed else encoder.dimension
-    vector_index = faiss.IndexFlatIP(dimension)
-    nonempty = [block for block in blocks if len(block)]
-    if nonempty:
-        vector_index.add(np.ascontiguousarray(np.vstack(nonempty), dtype=np.float32))
-    index = StoredIndex(items, vector_index, encoder.model_id, params)
-
     metadata_changed = previous is not None and any(
         not _same_metadata(old[i.document.doc_id].document, i.document)
         for i in items
@@ -505,41 +661,56 @@ def sync_index(
     order_changed = previous is not None and [i.document.doc_id for i in items] != [
         i.document.doc_id for i in previous.documents
     ]
-    if previous is None or to_embed or report.removed or metadata_changed or order_changed:
-        if not save:
-            report.save_error = "not saved"
-        else:
-            try:
-                save_index(folder, index)
-                report.wrote = True
-            except (OSError, RuntimeError) as error:  # faiss reports I/O errors as RuntimeError
-                report.save_error = f"cannot write to {folder} ({_describe(error)})"
-                if must_save:
-                    raise IndexWriteError(report.save_error) from None
-                log.error(
-                    "Cannot save the index: %s. Answering from the index in memory; "
-                    "the saved index is unchanged.",
-                    report.save_error,
-                )
+    needs_write = bool(
+        previous is None
+        or previous.format != FORMAT_VERSION
+        or report.embedded
+        or report.removed
+        or metadata_changed
+        or order_changed
+    )
+    if previous is not None and not needs_write:
+        report.seconds = time.perf_counter() - started
+        return previous, report
+
+    # Reuse the stored dimension so that an up-to-date index never needs the model loaded.
+    dimension = int(previous.vectors.d) if previous and not report.embedded else encoder.dimension
+    vectors = build_vectors(
+        sources,
+        encoder,
+        rows=first_row,
+        dimension=dimension,
+        level=level,
+        hnsw_min_rows=hnsw_min_rows,
+    )
+    keywords, term_weights = analyse_keywords(
+        [(item.document, item.sentences) for item in items],
+        params,
+        Progress("Weighing keywords", first_row, "sentence windows", level=level),
+    )
+    index = StoredIndex(items, vectors, encoder.model_id, params, keywords, term_weights)
+
+    if not save:
+        report.save_error = "not saved"
+    else:
+        try:
+            save_index(folder, index)
+            report.wrote = True
+        except (OSError, RuntimeError) as error:  # faiss reports I/O errors as RuntimeError
+            report.save_error = f"cannot write to {folder} ({_describe(error)})"
+            if must_save:
+                raise IndexWriteError(report.save_error) from None
+            log.error(
+                "Cannot save the index: %s. Answering from the index in memory; "
+                "the saved index is unchanged.",
+                report.save_error,
+            )
     report.seconds = time.perf_counter() - started
     return index, report
 
 
 def _reusable(previous: StoredIndex | None, kept: IndexedDocument | None, new: Document) -> bool:
     return bool(previous and kept and kept.document.content_hash == new.content_hash)
-
-
-def _embed(encoder: Encoder, texts: list[str], level: int) -> Vectors:
-    """Embed in slices, logging progress: a large corpus takes many minutes on a CPU."""
-    progress = Progress("Embedding", len(texts), "sentence windows", level=level)
-    parts = []
-    for start in range(0, len(texts), EMBED_SLICE):
-        parts.append(encoder.encode(texts[start : start + EMBED_SLICE]))
-        progress.advance(len(parts[-1]))
-    progress.finish()
-    if not parts:
-        return np.zeros((0, encoder.dimension), dtype=np.float32)
-    return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
 
 def _describe(error: Exception) -> str:

@@ -15,16 +15,23 @@ from index.search import Hits, HybridSearcher, standardise
 REDUNDANCY_WEIGHT = 1.0
 LEAD_BONUS = 0.1
 CLOSENESS_WEIGHT = 0.2
+MAX_SUMMARY_ROWS = 20_000
 
 
 def _rows_of(searcher: HybridSearcher, documents: list[int]) -> NDArray[np.int64]:
-    wanted = np.isin(searcher.doc_of_row, np.asarray(documents, dtype=np.int32))
-    return np.flatnonzero(wanted).astype(np.int64)
+    """Return the documents' rows in order, evenly thinned to at most `MAX_SUMMARY_ROWS`."""
+    items = searcher.index.documents
+    ranges = [np.arange(items[d].first_row, items[d].rows.stop) for d in sorted(documents)]
+    rows = np.concatenate(ranges).astype(np.int64) if ranges else np.zeros(0, dtype=np.int64)
+    if rows.size > MAX_SUMMARY_ROWS:
+        # Summarising a huge corpus must not load every vector: a spread sample keeps
+        # its recurring subjects, which is what a summary picks.
+        rows = rows[np.linspace(0, rows.size - 1, MAX_SUMMARY_ROWS).astype(np.int64)]
+    return rows
 
 
 def _vectors(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.float32]:
-    vectors = searcher.index.vectors
-    return np.asarray(vectors.reconstruct_batch(rows), dtype=np.float32).reshape(len(rows), -1)
+    return searcher.vectors_at(rows)
 
 
 def _sentence_text(searcher: HybridSearcher, row: int) -> str:
@@ -113,7 +120,7 @@ def summarise(
     if topic_hits is None:
         scores = centrality(searcher, rows)
     else:
-        scores = standardise(topic_hits.fused[rows].astype(np.float32))
+        scores = standardise(topic_hits.fused_at(rows).astype(np.float32))
     picked = pick_diverse(searcher, rows, scores, length)
     relevance = {int(r): float(s) for r, s in zip(rows, scores, strict=True)}
     top = max(relevance[r] for r in picked)
