@@ -16,7 +16,9 @@ from index.keywords import KeywordBuilder, KeywordIndex, TermWeights
 from index.lexical import terms
 from index.progress import Progress
 
-EMBED_SLICE = 512
+# Texts embedded per call. sentence-transformers sorts each call's texts by length before
+# batching, so larger calls pad less; 2048 windows of 384 floats are only 3 MB.
+EMBED_SLICE = 2048
 # Windows analysed for BM25 per batch: bounds the memory of term lists while indexing.
 KEYWORD_SLICE = 4096
 

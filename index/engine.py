@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from index.answering import passage_candidates, select_quotes
-from index.chunking import Sentence
+from index.chunking import DEFAULT_PARAMS, Sentence
 from index.documents import Corpus, CorpusProblem, Document, load_corpus
 from index.embedding import Encoder, Progress, ProgressEncoder, SentenceEncoder
 from index.judging import closest_quotes, reranked, verified_quotes, verify
@@ -21,7 +21,14 @@ from index.relevance import ANSWER_THRESHOLD, question_terms
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.search import HybridSearcher
 from index.settings import ConfigError, EngineSettings, load_settings
-from index.store import SyncReport, record_verifier, update_index
+from index.store import (
+    IndexProblem,
+    StoredIndex,
+    SyncReport,
+    load_index,
+    record_verifier,
+    update_index,
+)
 from index.summarize import summarise
 from index.verifier import Verifier, load_verifier
 
@@ -104,7 +111,7 @@ class Engine:
             must_save=must_save,
         )
 
-    def load_documents(self) -> Corpus:
+    def load_documents(self, known: Mapping[str, Document] | None = None) -> Corpus:
         """Read the documents to index (a subclass may add another folder's)."""
         folder = self.settings.corpus_dir
         if not folder.is_dir():
@@ -114,7 +121,18 @@ class Engine:
                 f"VERBATIM_CORPUS_DIR: the corpus folder {folder} {what}. "
                 "Set VERBATIM_CORPUS_DIR (or VERBATIM_DATA_DIR) to the folder of your documents."
             )
-        return load_corpus(folder)
+        return load_corpus(folder, known)
+
+    def _stored(self) -> StoredIndex | None:
+        """Return the index being served, or else the one on disk, if either can be read."""
+        if hasattr(self, "searcher"):
+            return self.searcher.index
+        try:
+            return load_index(
+                self.settings.index_dir, model_id=self.encoder.model_id, params=DEFAULT_PARAMS
+            )
+        except (OSError, IndexProblem):
+            return None
 
     def reindex(
         self,
@@ -128,7 +146,11 @@ class Engine:
         if show_progress:
             log.info("Reading the corpus in %s", self.settings.corpus_dir)
         started = time.perf_counter()
-        corpus = self.load_documents()
+        # Files unchanged since the stored index read them are taken from it, unread: a start
+        # on an unchanged corpus then costs a stat per file.
+        stored = self._stored()
+        known = {item.document.source: item.document for item in stored.documents} if stored else {}
+        corpus = self.load_documents(known)
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
         log.log(
@@ -148,6 +170,7 @@ class Engine:
             show_progress=show_progress,
             must_save=must_save,
             hnsw_min_rows=self.settings.hnsw_min_rows,
+            stored=stored if stored is not None and not hasattr(self, "searcher") else None,
         )
         if self.verifier is not None:
             record_verifier(self.settings.index_dir, self.verifier.folder, self.verifier.sha256)

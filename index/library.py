@@ -9,7 +9,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from index.documents import (
     METADATA_SUFFIX,
     SUPPORTED_SUFFIXES,
     Corpus,
+    Document,
     document_id,
     read_document,
 )
@@ -78,9 +79,9 @@ class GuildEngine(Engine):
         # A server's documents change only through /docs, so an empty folder is the truth.
         super().__init__(settings, encoder, verifier=verifier, prune=True)
 
-    def load_documents(self) -> Corpus:
+    def load_documents(self, known: Mapping[str, Document] | None = None) -> Corpus:
         """Read the server's folder and add the shared engine's documents, already parsed."""
-        own = super().load_documents()
+        own = super().load_documents(known)
         if self.shared is None:
             return own
         shared = [item.document for item in self.shared.searcher.index.documents]

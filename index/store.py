@@ -307,6 +307,7 @@ def _document_from_record(
         source_url=record["source_url"],
         date=record["date"],
         content_hash=record["content_hash"],
+        signature=str(record.get("signature", "")),
     )
     block = rows[first_row : first_row + row_count]
     if block.shape[0] != row_count:
@@ -413,6 +414,7 @@ def _document_record(
         "source_url": doc.source_url,
         "date": doc.date,
         "content_hash": doc.content_hash,
+        "signature": doc.signature,
         "text": [text_offset, text_offset + text_bytes],
         "paragraphs": [first_paragraph, len(doc.paragraphs)],
         "first_row": item.first_row,
@@ -507,12 +509,14 @@ def update_index(
     show_progress: bool = False,
     must_save: bool = False,
     hnsw_min_rows: int = HNSW_MIN_ROWS,
+    stored: StoredIndex | None = None,
 ) -> tuple[StoredIndex, SyncReport]:
     """Sync under the folder's writer lock; if it cannot be saved, serve the index in memory."""
     # Every index folder (the main one or one per server) is updated through here. With
     # `must_save`, a failure raises IndexWriteError instead (before embedding, if the lock fails).
     started = time.perf_counter()
-    current = _current_index(folder, documents, encoder.model_id, params)
+    # `stored`: the index just read from this folder by the caller, so it is not read twice.
+    current = _current_index(folder, documents, encoder.model_id, params, stored)
     if current is not None:
         # Nothing to write: no lock to wait for, and a read-only index folder is fine.
         report = SyncReport(reused=[d.doc_id for d in documents])
@@ -561,13 +565,18 @@ def update_index(
 
 
 def _current_index(
-    folder: Path, documents: list[Document], model_id: str, params: ChunkerParams
+    folder: Path,
+    documents: list[Document],
+    model_id: str,
+    params: ChunkerParams,
+    stored: StoredIndex | None = None,
 ) -> StoredIndex | None:
     """Return the stored index if it already matches the documents exactly, else None."""
-    try:
-        stored = load_index(folder, model_id=model_id, params=params)
-    except (OSError, IndexProblem):
-        return None
+    if stored is None:
+        try:
+            stored = load_index(folder, model_id=model_id, params=params)
+        except (OSError, IndexProblem):
+            return None
     if stored.format != FORMAT_VERSION:  # readable, but rewritten in the current format
         return None
     if [d.doc_id for d in documents] != [i.document.doc_id for i in stored.documents]:

@@ -248,3 +248,27 @@ def test_summarising_a_large_corpus_reads_a_bounded_sample(
     summary = engine.summary(length=3)
     assert summary.answered and len(summary.quotes) == 3
     assert engine.searcher.size > 50 and read and max(read) <= 50
+
+
+def test_a_start_reads_only_the_files_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = make_corpus(tmp_path)
+    _engine(tmp_path)
+    import index.documents as documents
+
+    real_read = documents.read_document
+    read: list[str] = []
+
+    def reading(path: Path, doc_id: str, source: str) -> object:
+        read.append(source)
+        return real_read(path, doc_id, source)
+
+    monkeypatch.setattr(documents, "read_document", reading)
+    unchanged, _ = _engine(tmp_path)
+    assert read == [] and len(unchanged.sources()) == 3
+    (corpus / "other.txt").write_text("Bananas are yellow. Cherries are dark red.\n")
+    changed, _ = _engine(tmp_path)
+    assert read == ["other.txt"] and changed.last_sync.embedded == ["other"]
+    answer = changed.ask("Which fruit is dark red?")
+    assert any("Cherries" in quote.text for quote in answer.quotes)
