@@ -160,6 +160,7 @@ def run_command(args: argparse.Namespace) -> int:
 def _report_index(engine: Engine) -> int:
     """Print what `index` did; a save that failed is a one-line error and exit status 1."""
     report = engine.last_sync
+    engine.graph  # noqa: B018  # wait for who-spoke-with-whom, so `index` leaves it cached
     for problem in engine.problems:
         print(f"Skipped {problem.path}: {problem.reason}", file=sys.stderr)
     _print(

@@ -179,9 +179,10 @@ class Engine:
         sentences = {item.document.doc_id: item.sentences for item in index.documents}
         relations = _RelationsSource(self.settings.index_dir, documents, sentences)
         if report.embedded:
-            # New documents are read for who-spoke-with-whom now, while indexing, and cached;
-            # an unchanged index defers even reading those caches to the first question.
-            relations.graph()
+            # New documents are read for who-spoke-with-whom in the background, so questions
+            # are answered meanwhile (a /relations question waits for it); an unchanged index
+            # defers even reading the cached results to the first such question.
+            threading.Thread(target=relations.graph, name="relations", daemon=True).start()
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
         with self._lock:
             self.searcher, self.problems, self.last_sync = searcher, corpus.problems, report
