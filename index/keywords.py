@@ -56,6 +56,16 @@ class KeywordFiles(NamedTuple):
             f"{stem}.params.json",
         )
 
+    def arguments(self) -> dict[str, str]:
+        """Return the names as the keyword arguments of bm25s' save and load."""
+        return {
+            "data_name": self.data,
+            "indices_name": self.indices,
+            "indptr_name": self.indptr,
+            "vocab_name": self.vocab,
+            "params_name": self.params,
+        }
+
 
 class KeywordIndex:
     """BM25 (Lucene variant, as bm25s scores it) with top-k and exact scores for given rows."""
@@ -127,30 +137,14 @@ class KeywordIndex:
         model.vocab_dict = self.vocabulary
         model.nonoccurrence_array = None  # set by bm25s' own indexing, which we do not run
         model.corpus = None
-        model.save(
-            folder,
-            data_name=files.data,
-            indices_name=files.indices,
-            indptr_name=files.indptr,
-            vocab_name=files.vocab,
-            params_name=files.params,
-            show_progress=False,
-        )
+        model.save(folder, show_progress=False, **files.arguments())
 
     @classmethod
     def load(cls, folder: Path, files: KeywordFiles) -> KeywordIndex:
         """Map a saved index: the postings stay on disk until a query reads them."""
         import bm25s
 
-        model = bm25s.BM25.load(
-            folder,
-            mmap=True,
-            data_name=files.data,
-            indices_name=files.indices,
-            indptr_name=files.indptr,
-            vocab_name=files.vocab,
-            params_name=files.params,
-        )
+        model = bm25s.BM25.load(folder, mmap=True, **files.arguments())
         scores = model.scores
         return cls(
             dict(model.vocab_dict),

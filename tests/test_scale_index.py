@@ -90,15 +90,7 @@ def test_keyword_scores_ranks_and_files_are_bm25s_own(tmp_path: Path) -> None:
     ours.save(tmp_path, files)
     mapped = KeywordIndex.load(tmp_path, files)
     assert mapped_from_disk(mapped.indices)  # read from disk, not into memory
-    loaded = bm25s.BM25.load(
-        tmp_path,
-        mmap=True,
-        data_name=files.data,
-        indices_name=files.indices,
-        indptr_name=files.indptr,
-        vocab_name=files.vocab,
-        params_name=files.params,
-    )
+    loaded = bm25s.BM25.load(tmp_path, mmap=True, **files.arguments())
     query_terms = terms("steel harbour ferry")
     documents, scores = loaded.retrieve([query_terms], k=5, show_progress=False)
     top = mapped.top(query_terms, 5)
