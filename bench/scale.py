@@ -76,9 +76,12 @@ def phase_index(folder: Path) -> dict[str, Any]:
     shutil.rmtree(folder / "index", ignore_errors=True)
     started = time.perf_counter()
     engine, encoder = _open_engine(folder, progress=True)
+    ready = time.perf_counter() - started
+    engine.graph  # noqa: B018  # who spoke with whom is extracted in the background; wait for it
     seconds = time.perf_counter() - started
     return {
         "windows": engine.searcher.size,
+        "ready_seconds": ready,
         "index_seconds": seconds,
         "embedded": encoder.embedded,
         "dense": engine.searcher.index.dense_kind.kind,
@@ -135,8 +138,9 @@ def run_phase(name: str, folder: Path, questions: int) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """Format the results as a Markdown table."""
     lines = [
-        "| copies | windows | dense index | ask p50 / p95 (engine only) | re-open | corpus scan "
-        "| index time | peak RSS serving | peak RSS indexing |",
+        "| copies | windows | dense index | ask p50 / p95 (engine only) | re-open "
+        "| full corpus read | index time (answering after) | peak RSS serving "
+        "| peak RSS indexing |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
@@ -144,7 +148,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {row['copies']} | {row['windows']:,} | {row['dense']} "
             f"| {row['ask_p50_ms']:.1f} / {row['ask_p95_ms']:.1f} ms "
             f"| {row['reopen_seconds']:.2f} s | {row['corpus_scan_seconds']:.2f} s "
-            f"| {row['index_seconds']:.0f} s | {row['serve_rss_mib']:.0f} MiB "
+            f"| {row['index_seconds']:.0f} s ({row['ready_seconds']:.0f} s) "
+            f"| {row['serve_rss_mib']:.0f} MiB "
             f"| {row['index_rss_mib']:.0f} MiB |"
         )
     return lines
