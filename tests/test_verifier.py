@@ -168,3 +168,35 @@ def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path: Path) ->
     scores = trained.score("Who designed it?", [Judged("Ilse designed it.", "", "", "Bridge")])
     assert scores.shape == (1,) and 0.0 <= float(scores[0]) <= 1.0
     assert "python -m training" in (out / "README.md").read_text()
+
+
+def test_rewritten_questions_keep_the_entities_but_ask_what_the_text_lacks() -> None:
+    import random
+
+    from training.data import Paragraph, QuestionRewriter
+
+    text = [
+        "The mayor, Tomas Vell, said that the council will build a second bridge upstream.",
+        "The first bridge was designed by Ilse Marquardt and opened in 1931 in Velmora.",
+    ]
+    paragraphs = {"p": Paragraph("Velmora", text)}
+    question = "Who designed the first bridge?"
+    rewriter = QuestionRewriter([question, "Who painted the old tower?", "Who repaired a gate?"])
+    examples = rewriter.entity_questions(
+        [("p", 0, "Velmora"), ("p", 1, "Velmora")], paragraphs, random.Random(3), rate=1.0
+    )
+    by_kind = {(e.kind, e.item.sentence): e for e in examples}
+    # The quoted speaker is a positive; a person the sentence names but never quotes is not.
+    speaker = by_kind[("speaker", text[0])]
+    assert speaker.question == "What did Tomas Vell say?" and speaker.label == 1.0
+    silent = by_kind[("not-the-speaker", text[1])]
+    assert silent.question.startswith("What did Ilse Marquardt ") and silent.label == 0.0
+    roles = [e for e in examples if e.kind == "absent-role"]
+    assert all(e.label == 0.0 and e.question.startswith("Who is ") for e in roles)
+    for example in roles:  # the role asked about is one the paragraph never names
+        role = example.question.removeprefix("Who is the ").split("'s ")[-1].split(" of ")[0]
+        assert role.rstrip("?").split()[-1] not in " ".join(text)
+    swapped = rewriter.predicate_swap(question, " ".join(text), random.Random(1))
+    assert swapped is not None and swapped != question and swapped.endswith("?")
+    changed = set(swapped.split()) - set(question.split())
+    assert len(changed) == 1 and changed.pop().rstrip("?").lower() not in " ".join(text).lower()

