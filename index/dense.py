@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import faiss
@@ -20,10 +22,21 @@ HNSW_EF_SEARCH = 128
 # HNSW adds in parallel within a batch; tiny batches would leave a core idle.
 HNSW_ADD_BATCH = 16_384
 # One question is searched on one core: FAISS's threads for a single query cost more in
-# start-up and contention than they save (1 ms against 3-9 ms for 10k windows on 2 cores),
-# and concurrent questions use the other cores anyway. Building an HNSW graph uses all.
+# start-up and contention than they save (1 ms against 3-9 ms for 10k windows on 2 cores).
+# Set per call and restored, never at import: FAISS and torch share the OpenMP runtime, and
+# a process-wide 1 would also halve the verifier's speed.
 SEARCH_THREADS = 1
-faiss.omp_set_num_threads(SEARCH_THREADS)
+
+
+@contextmanager
+def omp_threads(count: int) -> Iterator[None]:
+    """Run FAISS with `count` OpenMP threads in this thread, then restore the setting."""
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 class DenseKind(NamedTuple):
@@ -82,11 +95,8 @@ class DenseBuilder:
 
     def _flush(self) -> None:
         if self._pending:
-            faiss.omp_set_num_threads(os.cpu_count() or 1)
-            try:
+            with omp_threads(os.cpu_count() or 1):
                 self.index.add(np.ascontiguousarray(np.vstack(self._pending)))
-            finally:
-                faiss.omp_set_num_threads(SEARCH_THREADS)
         self._pending, self._pending_rows = [], 0
 
     def finish(self) -> Any:
@@ -106,9 +116,11 @@ def dense_top(index: Any, query: NDArray[np.float32], k: int) -> Ranked:
         # concurrent questions never change each other's setting.
         ef = max(HNSW_EF_SEARCH, k)
         params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]  # absent from faiss's stubs
-        values, rows = index.search(vector, k, params=params)
+        with omp_threads(SEARCH_THREADS):
+            values, rows = index.search(vector, k, params=params)
     else:
-        values, rows = index.search(vector, k)
+        with omp_threads(SEARCH_THREADS):
+            values, rows = index.search(vector, k)
     found = rows[0] >= 0
     return best_first(rows[0][found].astype(np.int64), values[0][found].astype(np.float32), k)
 
