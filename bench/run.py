@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.squad_corpus import SHARED_EVAL, read_jsonl, write_corpus
+from bench.squad_corpus import SHARED_EVAL, read_jsonl, seed_case_passes, write_corpus
 from index import Engine, EngineSettings
 from index.chunking import DEFAULT_PARAMS, unit_texts
 from index.embedding import SentenceEncoder
@@ -177,13 +177,7 @@ def seed_checks(encoder: SentenceEncoder) -> list[str]:
         cases = read_jsonl(SHARED_EVAL / name)
         passed, failed = 0, []
         for case in cases:
-            answer = engine.ask(case["question"])
-            text = " ".join(q.text for q in answer.quotes)
-            ok = (
-                not answer.answered
-                if case.get("abstain")
-                else answer.answered and all(e in text for e in case["expect"])
-            )
+            ok, _ = seed_case_passes(engine, case)
             passed += ok
             if not ok:
                 failed.append(case["id"])

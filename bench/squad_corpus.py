@@ -35,3 +35,12 @@ def write_corpus(passages: list[dict[str, Any]], folder: Path) -> dict[str, str]
             (folder / (name[:-4] + ".meta.json")).write_text(json.dumps(meta), encoding="utf-8")
         ids[document_id(Path(name))] = passage["pid"]
     return ids
+
+
+def seed_case_passes(engine: Any, case: dict[str, Any]) -> tuple[bool, Any]:
+    """Ask a seed question; pass if it abstains when it should, else quotes the expected words."""
+    answer = engine.ask(case["question"])
+    text = " ".join(q.text for q in answer.quotes)
+    if case.get("abstain"):
+        return not answer.answered, answer
+    return answer.answered and all(e in text for e in case["expect"]), answer

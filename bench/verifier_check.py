@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench.run import auroc, best_threshold
-from bench.squad_corpus import SHARED_EVAL, read_jsonl, write_corpus
+from bench.squad_corpus import SHARED_EVAL, read_jsonl, seed_case_passes, write_corpus
 from index import Engine, EngineSettings
 from index.embedding import SentenceEncoder
 from index.results import Answer
@@ -61,13 +61,7 @@ def seeds(engine: Engine) -> dict[str, Any]:
     for name in ("seed_dev", "seed_near_miss"):
         passed, failed = 0, []
         for case in read_jsonl(SHARED_EVAL / f"{name}.jsonl"):
-            answer = engine.ask(case["question"])
-            text = " ".join(q.text for q in answer.quotes)
-            ok = (
-                not answer.answered
-                if case.get("abstain")
-                else answer.answered and all(e in text for e in case["expect"])
-            )
+            ok, answer = seed_case_passes(engine, case)
             passed += ok
             if not ok:
                 failed.append(f"{case['id']} {best_probability(answer):.2f}")
