@@ -46,16 +46,13 @@ class _RelationsSource:
         self, folder: Path, documents: list[Document], sentences: dict[str, Sequence[Sentence]]
     ) -> None:
         self.folder, self.documents, self.sentences = folder, documents, sentences
-        self.seconds = 0.0
         self._graph: RelationGraph | None = None
         self._lock = threading.Lock()
 
     def graph(self) -> RelationGraph:
         with self._lock:
             if self._graph is None:
-                self._graph, self.seconds = sync_relations(
-                    self.folder, self.documents, self.sentences
-                )
+                self._graph, _ = sync_relations(self.folder, self.documents, self.sentences)
             return self._graph
 
 
@@ -193,11 +190,6 @@ class Engine:
     def graph(self) -> RelationGraph:
         """Return who spoke with whom in the indexed documents (issue 9), built on first use."""
         return self._relations.graph()
-
-    @property
-    def relations_seconds(self) -> float:
-        """Return how long extracting and merging the relations took (0 until first use)."""
-        return self._relations.seconds
 
     def ask(self, question: str, *, max_quotes: int | None = None) -> Answer:
         """Answer with up to `max_quotes` verbatim quotes, or abstain saying why."""

@@ -28,10 +28,10 @@ QUERY_CACHE_SIZE = 512
 
 
 class Standard:
-    """Centre and scale by the mean and spread of a ranked list's best `STATS_DEPTH` scores."""
+    """Centre and scale by the mean and spread of a ranked list's best `depth` scores."""
 
-    def __init__(self, ranked: Scores) -> None:
-        top = ranked[:STATS_DEPTH]
+    def __init__(self, ranked: Scores, depth: int = STATS_DEPTH) -> None:
+        top = ranked[:depth]
         self.mean = float(top.mean()) if top.size else 0.0
         spread = float(top.std()) if top.size else 0.0
         self.spread = spread if spread >= 1e-6 else 0.0
@@ -48,10 +48,7 @@ def standardise(scores: Scores, depth: int = STATS_DEPTH) -> Scores:
         return scores
     depth = min(depth, scores.size)
     top = np.partition(scores, scores.size - depth)[scores.size - depth :]
-    spread = float(top.std())
-    if spread < 1e-6:
-        return np.zeros_like(scores)
-    return ((scores - float(top.mean())) / spread).astype(np.float32)
+    return Standard(top, depth)(scores)
 
 
 @dataclass(frozen=True)

@@ -271,16 +271,7 @@ def _read_legacy(paths: dict[str, Path], model_id: str, params: ChunkerParams) -
     documents = []
     for record in records:
         sentences = [Sentence(*map(int, row)) for row in record["sentences"]]
-        document = Document(
-            doc_id=record["doc_id"],
-            title=record["title"],
-            text=record["text"],
-            source=record["source"],
-            paragraphs=tuple((int(a), int(b)) for a, b in record["paragraphs"]),
-            source_url=record["source_url"],
-            date=record["date"],
-            content_hash=record["content_hash"],
-        )
+        document = _document(record, record["text"], record["paragraphs"])
         windows = window_spans(sentences, params.window)
         documents.append(IndexedDocument(document, sentences, windows, int(record["first_row"])))
     keywords, term_weights = analyse_keywords(
@@ -292,23 +283,29 @@ def _read_legacy(paths: dict[str, Path], model_id: str, params: ChunkerParams) -
     )
 
 
+def _document(record: dict[str, Any], text: str, paragraphs: Sequence[Sequence[int]]) -> Document:
+    """Rebuild a document from its stored metadata, text and paragraph spans (any format)."""
+    return Document(
+        doc_id=record["doc_id"],
+        title=record["title"],
+        text=text,
+        source=record["source"],
+        paragraphs=tuple((int(a), int(b)) for a, b in paragraphs),
+        source_url=record["source_url"],
+        date=record["date"],
+        content_hash=record["content_hash"],
+        signature=str(record.get("signature", "")),
+    )
+
+
 def _document_from_record(
     record: dict[str, Any], rows: Table, paragraphs: Table, texts: bytes
 ) -> IndexedDocument:
     text_start, text_end = map(int, record["text"])
     first, count = map(int, record["paragraphs"])
     first_row, row_count = int(record["first_row"]), int(record["rows"])
-    document = Document(
-        doc_id=record["doc_id"],
-        title=record["title"],
-        text=texts[text_start:text_end].decode("utf-8"),
-        source=record["source"],
-        paragraphs=tuple((a, b) for a, b in paragraphs[first : first + count].tolist()),
-        source_url=record["source_url"],
-        date=record["date"],
-        content_hash=record["content_hash"],
-        signature=str(record.get("signature", "")),
-    )
+    text = texts[text_start:text_end].decode("utf-8")
+    document = _document(record, text, paragraphs[first : first + count].tolist())
     block = rows[first_row : first_row + row_count]
     if block.shape[0] != row_count:
         raise ValueError(f"row table ends before {record['doc_id']!r}'s rows")
