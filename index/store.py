@@ -23,7 +23,6 @@ from index.chunking import (
     DEFAULT_PARAMS,
     ChunkerParams,
     Sentence,
-    split_sentences,
     unit_texts,
     window_spans,
 )
@@ -33,6 +32,7 @@ from index.embedding import Encoder, Vectors
 from index.keywords import KeywordFiles, KeywordIndex, TermWeights
 from index.locking import LockError, writer_lock
 from index.progress import Progress
+from index.splitting import split_documents
 from index.tables import (
     COLUMNS,
     SentenceColumns,
@@ -639,6 +639,12 @@ def sync_index(
     changed = [d for d in documents if not _reusable(previous, old.get(d.doc_id), d)]
     characters = sum(end - start for d in changed for start, end in d.paragraphs)
     splitting = Progress("Splitting sentences", characters, "characters", level=level)
+    # The model is needed to embed what changed: it loads while the sentences are split.
+    split = iter(
+        split_documents(changed, params, meanwhile=lambda: encoder.dimension, progress=splitting)
+        if changed
+        else []
+    )
     for document in documents:
         kept = old.get(document.doc_id)
         if previous and kept and _reusable(previous, kept, document):
@@ -646,7 +652,7 @@ def sync_index(
             sources.append(VectorSource(stored=_stored_vectors(previous, kept)))
             report.reused.append(document.doc_id)
             continue
-        sentences = split_sentences(document, params, splitting.advance)
+        sentences = next(split)
         windows = window_spans(sentences, params.window)
         items.append(IndexedDocument(document, sentences, windows))
         sources.append(VectorSource(texts=unit_texts(document, windows, params)))

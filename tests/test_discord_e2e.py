@@ -224,7 +224,7 @@ async def press_button(
 async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> None:
     user = new_user()
     payload, _ = await slash(
-        rig.fake, "ask", [option("question", "What did Russia claim?")], user=user
+        rig.fake, "ask", [option("question", "What did Russia claim about Ukraine?")], user=user
     )
     followup = (await rig.fake.wait_for(followup_for(payload)))[0]
     body = followup.body
@@ -243,7 +243,7 @@ async def test_buttons_give_more_quotes_and_record_feedback(rig: DiscordRig) -> 
     assert "already" in again["data"]["content"]
     votes = [json.loads(line) for line in rig.feedback.read_text().splitlines()]
     assert votes[-1]["helpful"] is True and votes[-1]["user"] == int(user["id"])
-    assert votes[-1]["question"] == "What did Russia claim?"
+    assert votes[-1]["question"] == "What did Russia claim about Ukraine?"
 
 
 async def test_an_abstention_offers_the_closest_passages_only_behind_a_button(
