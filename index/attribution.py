@@ -17,7 +17,7 @@ SPEECH_VERBS = frozenset(
     """say tell state claim assert announce declare warn add write post tweet reiterate stress
     insist argue deny reject note explain reply respond report remark comment predict promise
     propose urge accuse admit acknowledge confirm mention reveal repeat emphasise emphasize
-    suggest describe call""".split()
+    suggest describe call quote""".split()
 )
 # Nouns for someone's words: "Stoltenberg's statement read ...".
 SPEECH_NOUNS = frozenset(
@@ -93,15 +93,18 @@ def _subjects(verb: Any) -> list[Any]:
         node = node.head
 
 
-def _says(doc: Any, speaker: str) -> bool:
-    """Say whether a parsed sentence reports the speaker's words."""
-    named = any(fold(t.text) == speaker for t in doc)
+def _mentions(text: str, speaker: str) -> bool:
+    return re.search(rf"\b{re.escape(speaker)}\b", fold(text)) is not None
+
+
+def _says(doc: Any, speaker: str, named: bool) -> bool:
+    """Say whether a parsed sentence reports the speaker's words; `named`: a pronoun may be them."""
     for token in doc:
         lemma = token.lemma_.lower()
         if token.pos_ in ("VERB", "AUX") and lemma in SPEECH_VERBS:
             for subject in _subjects(token):
                 if subject.lower_ in PRONOUNS and named:
-                    return True  # "Vell arrived late. He said ..." is read with its neighbour
+                    return True  # "Vell arrived late. He said ...": the verifier judges the rest
                 if any(fold(t.text) == speaker for t in _subject_words(subject)):
                     return True
         if lemma == "accord" and any(fold(t.text) == speaker for t in token.subtree):
@@ -117,7 +120,11 @@ def _says(doc: Any, speaker: str) -> bool:
 def reports_words_of(speaker: str, sentence: str, before: str) -> bool:
     """Say whether a sentence gives the speaker's words, or quotes on after "X said" before it."""
     nlp = load_nlp()
-    if _says(nlp(sentence), speaker):
+    if _says(nlp(sentence), speaker, _mentions(f"{before} {sentence}", speaker)):
         return True
     # A quotation that carries on from "X said that “...”." in the sentence before.
-    return bool(before) and sentence.lstrip()[:1] in OPENING_QUOTES and _says(nlp(before), speaker)
+    return (
+        bool(before)
+        and sentence.lstrip()[:1] in OPENING_QUOTES
+        and _says(nlp(before), speaker, _mentions(before, speaker))
+    )

@@ -41,6 +41,9 @@ def test_the_question_says_whose_words_it_wants() -> None:
         ("vell", "An aide to Vell said the bridge was safe.", "", False),
         ("vell", "“It will reopen in May.”", "Vell said on Friday: “The piers are sound.”", True),
         ("vell", "The piers are sound.", "Vell said on Friday that work had begun.", False),
+        ("vell", "Mayor Tomas Vell was quoted as saying the piers are sound.", "", True),
+        ("vell", "He said the piers are sound.", "Vell arrived at noon.", True),
+        ("vell", "He said the piers are sound.", "Berg arrived at noon.", False),
     ],
 )
 def test_a_sentence_gives_a_persons_words_only_when_it_attributes_them(
