@@ -143,7 +143,7 @@ def abstention(encoder: SentenceEncoder) -> dict[str, float]:
     y = np.asarray(should)
     pred = np.asarray(abstained)
     return {
-        "balanced accuracy": 0.5 * (pred[y].mean() + (~pred[~y]).mean()),
+        "balanced accuracy": balanced_accuracy(pred, y),
         "abstained when it should": pred[y].mean(),
         "answered when it should": (~pred[~y]).mean(),
         "AUROC, engine relevance (verifier probability)": auroc(np.asarray(relevance), ~y),
@@ -154,6 +154,11 @@ def abstention(encoder: SentenceEncoder) -> dict[str, float]:
     }
 
 
+def balanced_accuracy(abstained: np.ndarray, should: np.ndarray) -> float:
+    """Mean of the abstention rate on unanswerable and the answer rate on answerable questions."""
+    return float(0.5 * (abstained[should].mean() + (~abstained[~should]).mean()))
+
+
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     p, n = scores[positive], scores[~positive]
     return float((p[:, None] > n[None, :]).mean() + 0.5 * (p[:, None] == n[None, :]).mean())
@@ -162,8 +167,7 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
 def best_threshold(scores: np.ndarray, abstain: np.ndarray) -> float:
     best = 0.0
     for threshold in np.unique(scores):
-        pred = scores < threshold
-        best = max(best, 0.5 * (pred[abstain].mean() + (~pred[~abstain]).mean()))
+        best = max(best, balanced_accuracy(scores < threshold, abstain))
     return best
 
 

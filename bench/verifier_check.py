@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.run import auroc, best_threshold
+from bench.run import auroc, balanced_accuracy, best_threshold
 from bench.squad_corpus import SHARED_EVAL, read_jsonl, seed_case_passes, write_corpus
 from index import Engine, EngineSettings
 from index.embedding import SentenceEncoder
@@ -47,7 +47,7 @@ def abstain_dev(engine: Engine) -> dict[str, float]:
         should.append(bool(case["should_abstain"]))
     y, pred, s = np.asarray(should), np.asarray(abstained), np.asarray(score)
     return {
-        "abstain_dev_bacc": float(0.5 * (pred[y].mean() + (~pred[~y]).mean())),
+        "abstain_dev_bacc": balanced_accuracy(pred, y),
         "abstain_dev_abstain_rate_unanswerable": float(pred[y].mean()),
         "abstain_dev_answer_rate_answerable": float((~pred[~y]).mean()),
         "abstain_dev_auroc": auroc(s, ~y),

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from index.people import is_title
-from index.relation_patterns import load_nlp
+from index.relation_patterns import load_nlp, shared_subjects
 
 # Verbs that report what someone said. "speak", "talk" and "meet" are left out on purpose: they
 # report that a conversation happened, not what was said in it.
@@ -66,16 +66,16 @@ def question_needs(question: str) -> Needs:
     return Needs(names, speaker)
 
 
+def _mentions(text: str, name: str) -> bool:
+    """Say whether a text holds a (folded) name as a whole word."""
+    pattern = rf"\b{re.escape(name)}\b"
+    # Folding a long document costs more than a plain search, which usually finds the name.
+    return bool(re.search(pattern, text, re.IGNORECASE) or re.search(pattern, fold(text)))
+
+
 def names_present(needs: Needs, *texts: str) -> bool:
     """Say whether the texts (a document's title and body) name every person the question names."""
-    for name in needs.names:
-        pattern = rf"\b{re.escape(name)}\b"
-        # Folding a long document costs more than a plain search, which usually finds the name.
-        if not any(re.search(pattern, t, re.IGNORECASE) for t in texts) and not any(
-            re.search(pattern, fold(t)) for t in texts
-        ):
-            return False
-    return True
+    return all(any(_mentions(t, name) for t in texts) for name in needs.names)
 
 
 def _subject_words(token: Any) -> Iterable[Any]:
@@ -84,25 +84,14 @@ def _subject_words(token: Any) -> Iterable[Any]:
     return (t for t in token.subtree if t.i not in skipped)
 
 
-def _subjects(verb: Any) -> list[Any]:
-    node = verb
-    while True:  # "X rejected ... and reiterated ...": the second verb shares the first's subject
-        subjects = [c for c in node.children if c.dep_ in ("nsubj", "nsubjpass")]
-        if subjects or node.dep_ != "conj" or node.head.i == node.i:
-            return subjects
-        node = node.head
-
-
-def _mentions(text: str, speaker: str) -> bool:
-    return re.search(rf"\b{re.escape(speaker)}\b", fold(text)) is not None
-
-
 def _says(doc: Any, speaker: str, named: bool) -> bool:
     """Say whether a parsed sentence reports the speaker's words; `named`: a pronoun may be them."""
     for token in doc:
         lemma = token.lemma_.lower()
         if token.pos_ in ("VERB", "AUX") and lemma in SPEECH_VERBS:
-            for subject in _subjects(token):
+            # "X rejected ... and reiterated ...": the second verb shares the first's subject.
+            subjects, _ = shared_subjects(token)
+            for subject in subjects:
                 if subject.lower_ in PRONOUNS and named:
                     return True  # "Vell arrived late. He said ...": the verifier judges the rest
                 if any(fold(t.text) == speaker for t in _subject_words(subject)):

@@ -250,14 +250,19 @@ def _asserted(word: Any) -> bool:
         node = node.head
 
 
-def _subjects(verb: Any, parsed: _Parsed) -> list[Slot]:
-    """Return who does the verb, following coordinated verbs back to their shared subject."""
+def shared_subjects(verb: Any) -> tuple[list[Any], Any]:
+    """Return a verb's subject tokens and the verb that has them ("X met Y and spoke with Z")."""
     node = verb
     while True:
         subjects = [c for c in node.children if c.dep_ in ("nsubj", "nsubjpass")]
         if subjects or node.dep_ != "conj" or node.head.i == node.i:
-            break
+            return subjects, node
         node = node.head
+
+
+def _subjects(verb: Any, parsed: _Parsed) -> list[Slot]:
+    """Return who does the verb, following coordinated verbs back to their shared subject."""
+    subjects, node = shared_subjects(verb)
     if verb.dep_ == "relcl" and all(s.tag_ in ("WP", "WDT") for s in subjects):
         subjects = [verb.head]  # "X, who met Y on Friday, ..."
     if not subjects and verb.dep_ in ("advcl", "pcomp") and verb.tag_ == "VBG":

@@ -6,10 +6,7 @@ import pickle
 import sys
 from typing import BinaryIO
 
-from index.chunking import ChunkerParams, Sentence, split_sentences
-from index.documents import Document
-
-Batch = tuple[ChunkerParams, list[Document]]
+from index.chunking import Sentence, split_sentences
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

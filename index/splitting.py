@@ -41,7 +41,7 @@ def split_documents(
     """Return each document's sentences, running `meanwhile` (a model load) alongside."""
     # pysbd is pure Python and a model load holds the GIL, so only a second process lets both
     # run at once; on a fresh build that hides most of the splitting's cost.
-    if sum(_characters(d) for d in documents) >= WORKER_MIN_CHARS:
+    if sum(characters(d) for d in documents) >= WORKER_MIN_CHARS:
         try:
             return _split_in_worker(documents, params, meanwhile, progress)
         except WorkerFailed as error:
@@ -53,7 +53,8 @@ def split_documents(
     return [split_sentences(d, params, advance) for d in documents]
 
 
-def _characters(document: Document) -> int:
+def characters(document: Document) -> int:
+    """Return how many characters a document's paragraphs hold (what splitting reads)."""
     return sum(end - start for start, end in document.paragraphs)
 
 
@@ -101,7 +102,7 @@ def _split_in_worker(
                 raise WorkerFailed(f"the worker stopped ({error or 'no reply'})") from None
             split.extend(replies)
             if progress is not None:
-                progress.advance(sum(_characters(d) for d in batch))
+                progress.advance(sum(characters(d) for d in batch))
         return split
     finally:
         worker.kill()  # done, or abandoned after a failure: nothing more is split in vain

@@ -32,7 +32,7 @@ from index.embedding import Encoder, Vectors
 from index.keywords import KeywordFiles, KeywordIndex, TermWeights
 from index.locking import LockError, writer_lock
 from index.progress import Progress
-from index.splitting import split_documents
+from index.splitting import characters, split_documents
 from index.tables import (
     COLUMNS,
     SentenceColumns,
@@ -637,8 +637,8 @@ def sync_index(
     items: list[IndexedDocument] = []
     sources: list[VectorSource] = []
     changed = [d for d in documents if not _reusable(previous, old.get(d.doc_id), d)]
-    characters = sum(end - start for d in changed for start, end in d.paragraphs)
-    splitting = Progress("Splitting sentences", characters, "characters", level=level)
+    total = sum(map(characters, changed))
+    splitting = Progress("Splitting sentences", total, "characters", level=level)
     # The model is needed to embed what changed: it loads while the sentences are split.
     split = iter(
         split_documents(changed, params, meanwhile=lambda: encoder.dimension, progress=splitting)

@@ -17,6 +17,7 @@ from index import Engine, EngineSettings
 from index.embedding import SentenceEncoder
 from index.verifier import Verifier
 from tests.fake_discord import FakeDiscord
+from tests.hashing_encoder import HashingEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -54,6 +55,14 @@ def engine(encoder: SentenceEncoder, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copytree(ROOT / "corpus", folder / "corpus")
     settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index")
     return Engine.open(settings, encoder=encoder, verifier=bundled_verifier())
+
+
+def one_text_engine(folder: Path, name: str, text: str) -> Engine:
+    """Index one made-up text with the hashing encoder and the shipped verifier."""
+    (folder / "corpus").mkdir()
+    (folder / "corpus" / name).write_text(text, encoding="utf-8")
+    settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index")
+    return Engine.open(settings, encoder=HashingEncoder(), verifier=bundled_verifier())
 
 
 @dataclass

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from index import Engine, EngineSettings
+from index import Engine
 from index.attribution import NOTHING, names_present, question_needs, reports_words_of
-from tests.conftest import bundled_verifier
-from tests.hashing_encoder import HashingEncoder
+from tests.conftest import one_text_engine
 
 # Made up, so that nothing here was seen in training or tuning.
 COUNCIL = """Velmora council meeting
@@ -60,11 +59,7 @@ def test_a_person_the_document_never_names_is_missing_even_with_accents() -> Non
 
 @pytest.fixture(scope="module")
 def council(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    folder = tmp_path_factory.mktemp("council")
-    (folder / "corpus").mkdir()
-    (folder / "corpus" / "council.txt").write_text(COUNCIL, encoding="utf-8")
-    settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index")
-    return Engine.open(settings, encoder=HashingEncoder(), verifier=bundled_verifier())
+    return one_text_engine(tmp_path_factory.mktemp("council"), "council.txt", COUNCIL)
 
 
 def test_what_a_speaker_said_is_quoted(council: Engine) -> None:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from index import Engine, EngineSettings, VerifierError
+from index import Engine, VerifierError
 from index.verifier import BUNDLED_VERIFIER, CARD, WEIGHTS, Judged, Verifier, load_verifier
-from tests.conftest import ROOT, SHARED, bundled_verifier
-from tests.hashing_encoder import HashingEncoder
+from tests.conftest import ROOT, SHARED, bundled_verifier, one_text_engine
 
 # A made-up article, so that nothing here can have been seen in training.
 HARBOUR = """The Harbour Bridge of Velmora
@@ -33,11 +32,7 @@ def shipped() -> Verifier:
 
 @pytest.fixture(scope="module")
 def harbour(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    folder = tmp_path_factory.mktemp("harbour")
-    (folder / "corpus").mkdir()
-    (folder / "corpus" / "velmora.txt").write_text(HARBOUR, encoding="utf-8")
-    settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index")
-    return Engine.open(settings, encoder=HashingEncoder(), verifier=shipped())
+    return one_text_engine(tmp_path_factory.mktemp("harbour"), "velmora.txt", HARBOUR)
 
 
 def test_the_shipped_verifier_loads_and_matches_its_recorded_checksum() -> None:

