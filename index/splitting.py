@@ -46,7 +46,8 @@ def split_documents(
             return _split_in_worker(documents, params, meanwhile, progress)
         except WorkerFailed as error:
             log.warning("Splitting sentences in this process instead: %s", error)
-            progress = Progress(progress.phase, progress.total, progress.unit) if progress else None
+            if progress is not None:
+                progress.done = 0  # count again from the start, at the caller's log level
     if meanwhile is not None:
         meanwhile()
     advance = progress.advance if progress is not None else None

@@ -52,13 +52,17 @@ def test_a_worker_that_cannot_start_or_dies_falls_back_to_splitting_here(
     corpus = documents()[:3]
     calls: list[str] = []
 
+    total = sum(map(splitting.characters, corpus))
+    progress = Progress("Splitting", total, "characters", level=logging.DEBUG)
+
     with caplog.at_level(logging.WARNING, logger="index.splitting"):
         split = splitting.split_documents(
-            corpus, DEFAULT_PARAMS, meanwhile=lambda: calls.append("loaded")
+            corpus, DEFAULT_PARAMS, meanwhile=lambda: calls.append("loaded"), progress=progress
         )
 
     assert split == [split_sentences(d, DEFAULT_PARAMS) for d in corpus]
     assert calls  # the model still loads; a second call to a load is a no-op
+    assert progress.done == total  # the caller's progress counts the splitting done here
     assert "Splitting sentences in this process instead" in caplog.text
 
 
