@@ -3,9 +3,10 @@
 usage: python -m bench.verifier_check [--verifier FOLDER] [--threshold T] [--json OUT]
 
 Reports abstain_dev balanced accuracy and AUROC, seed_near_miss abstentions and seed_dev
-answers, as `python -m bench.run` counts them. These files are checks only: nothing here
-trains or tunes on them (a threshold passed with --threshold should come from held-out
-v2_train articles, see `python -m training`).
+answers, as `python -m bench.run` counts them, and the same abstention with retrieval taken
+out (the verifier's best score over every sentence of the question's own paragraph). These
+files are checks only: nothing here trains or tunes on them (a threshold passed with
+--threshold should come from held-out v2_train articles, see `python -m training`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from bench.squad_corpus import SHARED_EVAL, read_jsonl, seed_case_passes, write_
 from index import Engine, EngineSettings
 from index.embedding import SentenceEncoder
 from index.results import Answer
-from index.verifier import BUNDLED_VERIFIER, Verifier
+from index.store import IndexedDocument
+from index.verifier import BUNDLED_VERIFIER, Judged, Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "vcheck"
@@ -36,22 +38,45 @@ def best_probability(answer: Answer) -> float:
     return max((s for s in scores if s is not None), default=0.0)
 
 
-def abstain_dev(engine: Engine) -> dict[str, float]:
+def paragraph_sentences(item: IndexedDocument) -> list[Judged]:
+    """Return every sentence of a document as the verifier reads it, with its neighbours."""
+    text, sentences = item.document.text, item.sentences
+    spans = [text[s.start : s.end] for s in sentences]
+
+    def near(i: int, j: int) -> str:
+        inside = 0 <= j < len(spans) and sentences[j].paragraph == sentences[i].paragraph
+        return spans[j] if inside else ""
+
+    title = item.document.title
+    return [Judged(spans[i], near(i, i - 1), near(i, i + 1), title) for i in range(len(spans))]
+
+
+def abstain_dev(engine: Engine, pids: dict[str, str]) -> dict[str, float]:
     """Balanced accuracy at the card's threshold, AUROC and the best of any threshold."""
     cases = read_jsonl(SHARED_EVAL / "squad" / "abstain_dev.jsonl")
-    abstained, score, should = [], [], []
+    by_pid = {pids[item.document.doc_id]: item for item in engine.searcher.index.documents}
+    verifier = engine.verifier
+    assert verifier is not None
+    abstained, score, gold, should = [], [], [], []
     for case in cases:
         answer = engine.ask(case["question"])
         abstained.append(not answer.answered)
         score.append(best_probability(answer))
+        # With retrieval taken out: the best sentence of the question's own paragraph.
+        gold.append(
+            float(verifier.score(case["question"], paragraph_sentences(by_pid[case["pid"]])).max())
+        )
         should.append(bool(case["should_abstain"]))
     y, pred, s = np.asarray(should), np.asarray(abstained), np.asarray(score)
+    g = np.asarray(gold)
     return {
         "abstain_dev_bacc": balanced_accuracy(pred, y),
         "abstain_dev_abstain_rate_unanswerable": float(pred[y].mean()),
         "abstain_dev_answer_rate_answerable": float((~pred[~y]).mean()),
         "abstain_dev_auroc": auroc(s, ~y),
         "abstain_dev_best_bacc": best_threshold(s, y),
+        "gold_paragraph_auroc": auroc(g, ~y),
+        "gold_paragraph_bacc": balanced_accuracy(g < verifier.threshold, y),
     }
 
 
@@ -91,13 +116,13 @@ def main() -> None:
     report.update(seeds(article))
     if not args.skip_squad:
         corpus = WORK / "squad2" / "corpus"
-        write_corpus(read_jsonl(SHARED_EVAL / "squad" / "passages_v2.jsonl"), corpus)
+        pids = write_corpus(read_jsonl(SHARED_EVAL / "squad" / "passages_v2.jsonl"), corpus)
         squad = Engine.open(
             EngineSettings(corpus_dir=corpus, index_dir=WORK / "squad2" / "index"),
             encoder=encoder,
             verifier=verifier,
         )
-        report.update(abstain_dev(squad))
+        report.update(abstain_dev(squad, pids))
     report["seconds"] = round(time.perf_counter() - started, 1)
     text = json.dumps(report, indent=2)
     print(text)

@@ -14,13 +14,15 @@ from index.search import Hits, HybridSearcher
 from index.verifier import Judged, Verifier
 
 # The verifier reads the best few sentences only, so its cost stays bounded on any corpus:
-# two of each of the four best passages, one of the next two. Reading a sixth passage lets the
-# reranking lift a passage into the top five; a second sentence there rarely mattered.
-SENTENCES_PER_PASSAGE = (2, 2, 2, 2, 1, 1)
+# two of each of the three best passages, one of the next four. Reading seven passages lets
+# the reranking lift a passage into the top five; a second sentence there rarely mattered
+# (`python -m bench.rerank_budget`: the same ten sentences as 2,2,2,2,1,1, R@5 0.968 not 0.966).
+SENTENCES_PER_PASSAGE = (2, 2, 2, 1, 1, 1, 1)
 # Order = fused retrieval score + this weight x the verifier's logit. Alone, the verifier ranks
-# worse than hybrid retrieval (SQuAD R@1 0.77 vs 0.82); together they beat both. Swept on
-# articles the verifier trained on (best 0.5-2); the low end, since it is optimistic there.
-VERIFIER_WEIGHT = 0.5
+# worse than hybrid retrieval (SQuAD R@1 0.77 vs 0.82); together they beat both. On articles the
+# verifier never saw, R@1 is 0.783 at weight 0, 0.807 at 0.5, 0.813 at 1 and 0.810 at 2
+# (`python -m bench.rerank_budget`, 626 questions).
+VERIFIER_WEIGHT = 1.0
 CLOSEST = 3
 
 
@@ -38,7 +40,7 @@ class Verdict(NamedTuple):
         return self.candidate.fused + VERIFIER_WEIGHT * math.log(p / (1 - p))
 
 
-def _judged(candidate: Candidate, index: int) -> Judged:
+def judged_sentence(candidate: Candidate, index: int) -> Judged:
     """Return a sentence with its paragraph neighbours, as the verifier was trained to read it."""
     item = candidate.item
     text = item.document.text
@@ -61,7 +63,7 @@ def meets(needs: Needs, people_named: bool, item: Judged) -> bool:
     return needs.speaker is None or reports_words_of(needs.speaker, item.sentence, item.before)
 
 
-def _best_sentences(
+def best_sentences(
     searcher: HybridSearcher, hits: Hits, candidate: Candidate, count: int
 ) -> list[int]:
     """Return the paragraph's sentences whose windows ranked best for the question."""
@@ -87,10 +89,10 @@ def verify(
     sentences: list[int] = []
     budget = zip(leading, SENTENCES_PER_PASSAGE, strict=False)  # there may be fewer passages
     for position, (candidate, count) in enumerate(budget):
-        for index in _best_sentences(searcher, hits, candidate, count):
+        for index in best_sentences(searcher, hits, candidate, count):
             owners.append(position)
             sentences.append(index)
-    judged = [_judged(leading[o], s) for o, s in zip(owners, sentences, strict=True)]
+    judged = [judged_sentence(leading[o], s) for o, s in zip(owners, sentences, strict=True)]
     scores = verifier.score(question, judged)
     needs = question_needs(question)
     if needs != NOTHING:
