@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import random
 from typing import NamedTuple
 
 from bench.run import CACHE
-from bench.squad_corpus import SHARED_EVAL, read_jsonl, write_corpus
+from bench.squad_corpus import (
+    SHARED_EVAL,
+    answerable_questions,
+    read_jsonl,
+    verifier_training_titles,
+    write_corpus,
+)
 from index import Engine, EngineSettings
 from index.answering import passage_candidates
 from index.embedding import SentenceEncoder
@@ -62,7 +67,7 @@ def log_odds(p: float) -> float:
 def score_cases(engine: Engine, ids: dict[str, str], questions: list[dict[str, str]]) -> list[Case]:
     """Score every sentence of each question's best passages with the verifier, once."""
     assert engine.verifier is not None, "the benchmark needs the verifier"
-    trained_on = {q["title"] for q in read_jsonl(SHARED_EVAL / "squad" / "v2_train.jsonl")}
+    trained_on = verifier_training_titles()
     searcher = engine.searcher
     cases = []
     for question in questions:
@@ -72,7 +77,7 @@ def score_cases(engine: Engine, ids: dict[str, str], questions: list[dict[str, s
         scored = []
         for candidate in passage_candidates(searcher, hits, text, wanted)[:PASSAGES]:
             order = best_sentences(searcher, hits, candidate, len(candidate.item.sentences))
-            judged = [judged_sentence(candidate, index) for index in order]
+            judged = [judged_sentence(candidate.item, index) for index in order]
             probabilities = engine.verifier.score(text, judged).tolist()
             pid = ids[candidate.item.document.doc_id]
             scored.append(Scored(pid, candidate.fused, probabilities))
@@ -101,13 +106,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=1200, help="seeded sample (0: all)")
     args = parser.parse_args()
     passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
-    questions = [
-        q
-        for q in read_jsonl(SHARED_EVAL / "squad" / "questions_dev.jsonl")
-        if not q.get("is_impossible")
-    ]
-    if args.questions:
-        questions = random.Random(1).sample(questions, args.questions)
+    questions = answerable_questions(args.questions)
     corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
     ids = write_corpus(passages, corpus)
     engine = Engine.open(

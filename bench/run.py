@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from bench.squad_corpus import SHARED_EVAL, read_jsonl, seed_case_passes, write_corpus
+from bench.squad_corpus import (
+    SHARED_EVAL,
+    answerable_questions,
+    read_jsonl,
+    seed_case_passes,
+    verifier_training_titles,
+    write_corpus,
+)
 from index import Engine, EngineSettings
 from index.chunking import DEFAULT_PARAMS, unit_texts
 from index.embedding import SentenceEncoder
@@ -257,13 +264,7 @@ def main() -> None:
 
     encoder = SentenceEncoder()
     passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
-    questions = [
-        q
-        for q in read_jsonl(SHARED_EVAL / "squad" / "questions_dev.jsonl")
-        if not q.get("is_impossible")
-    ]
-    if args.questions:
-        questions = random.Random(1).sample(questions, args.questions)
+    questions = answerable_questions(args.questions)
     corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
     ids = write_corpus(passages, corpus)
     if index.exists():
@@ -282,7 +283,7 @@ def main() -> None:
         f"{len(questions)} answerable questions_dev."
     )
     say()
-    trained_on = {q["title"] for q in read_jsonl(SHARED_EVAL / "squad" / "v2_train.jsonl")}
+    trained_on = verifier_training_titles()
     unseen = {q["title"] for q in questions} - trained_on
     say(
         f"Articles the verifier never saw in training: {len(unseen)} "

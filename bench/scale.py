@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.squad_corpus import SHARED_EVAL, read_jsonl
+from bench.squad_corpus import SHARED_EVAL, answerable_questions, read_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / ".cache" / "scale"
@@ -100,11 +100,7 @@ def phase_serve(folder: Path, questions: int) -> dict[str, Any]:
     scanned = time.perf_counter()
     load_corpus(folder / "corpus")
     scan = time.perf_counter() - scanned
-    cases = [
-        q["question"]
-        for q in read_jsonl(SHARED_EVAL / "squad" / "questions_dev.jsonl")
-        if not q.get("is_impossible")
-    ]
+    cases = [q["question"] for q in answerable_questions()]
     cases = random.Random(7).sample(cases, questions)
     for case in cases:  # the query vectors are cached: what follows is the engine alone
         engine.searcher.embed_query(case)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,21 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read a JSON-lines file."""
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def answerable_questions(sample: int = 0) -> list[dict[str, Any]]:
+    """Read questions_dev's answerable questions, or a seeded sample of `sample` of them."""
+    questions = [
+        q
+        for q in read_jsonl(SHARED_EVAL / "squad" / "questions_dev.jsonl")
+        if not q.get("is_impossible")
+    ]
+    return random.Random(1).sample(questions, sample) if sample else questions
+
+
+def verifier_training_titles() -> set[str]:
+    """Return the articles whose v2_train questions the verifier may have trained on."""
+    return {q["title"] for q in read_jsonl(SHARED_EVAL / "squad" / "v2_train.jsonl")}
 
 
 def passage_file_name(pid: str) -> str:

@@ -24,6 +24,7 @@ from bench.run import auroc, balanced_accuracy, best_threshold
 from bench.squad_corpus import SHARED_EVAL, read_jsonl, seed_case_passes, write_corpus
 from index import Engine, EngineSettings
 from index.embedding import SentenceEncoder
+from index.judging import judged_sentence
 from index.results import Answer
 from index.store import IndexedDocument
 from index.verifier import BUNDLED_VERIFIER, Judged, Verifier
@@ -38,17 +39,9 @@ def best_probability(answer: Answer) -> float:
     return max((s for s in scores if s is not None), default=0.0)
 
 
-def paragraph_sentences(item: IndexedDocument) -> list[Judged]:
+def document_sentences(item: IndexedDocument) -> list[Judged]:
     """Return every sentence of a document as the verifier reads it, with its neighbours."""
-    text, sentences = item.document.text, item.sentences
-    spans = [text[s.start : s.end] for s in sentences]
-
-    def near(i: int, j: int) -> str:
-        inside = 0 <= j < len(spans) and sentences[j].paragraph == sentences[i].paragraph
-        return spans[j] if inside else ""
-
-    title = item.document.title
-    return [Judged(spans[i], near(i, i - 1), near(i, i + 1), title) for i in range(len(spans))]
+    return [judged_sentence(item, index) for index in range(len(item.sentences))]
 
 
 def abstain_dev(engine: Engine, pids: dict[str, str]) -> dict[str, float]:
@@ -64,7 +57,7 @@ def abstain_dev(engine: Engine, pids: dict[str, str]) -> dict[str, float]:
         score.append(best_probability(answer))
         # With retrieval taken out: the best sentence of the question's own paragraph.
         gold.append(
-            float(verifier.score(case["question"], paragraph_sentences(by_pid[case["pid"]])).max())
+            float(verifier.score(case["question"], document_sentences(by_pid[case["pid"]])).max())
         )
         should.append(bool(case["should_abstain"]))
     y, pred, s = np.asarray(should), np.asarray(abstained), np.asarray(score)

@@ -11,6 +11,7 @@ from index.answering import MORE_QUOTES, Candidate, DistinctQuotes, make_quote
 from index.attribution import NOTHING, Needs, names_present, question_needs, reports_words_of
 from index.results import Quote
 from index.search import Hits, HybridSearcher
+from index.store import IndexedDocument
 from index.verifier import Judged, Verifier
 
 # The verifier reads the best few sentences only, so its cost stays bounded on any corpus:
@@ -40,14 +41,14 @@ class Verdict(NamedTuple):
         return self.candidate.fused + VERIFIER_WEIGHT * math.log(p / (1 - p))
 
 
-def judged_sentence(candidate: Candidate, index: int) -> Judged:
+def judged_sentence(item: IndexedDocument, index: int) -> Judged:
     """Return a sentence with its paragraph neighbours, as the verifier was trained to read it."""
-    item = candidate.item
     text = item.document.text
     sentences = item.sentences
+    paragraph = sentences[index].paragraph
 
     def around(i: int) -> str:
-        if 0 <= i < len(sentences) and sentences[i].paragraph == candidate.paragraph:
+        if 0 <= i < len(sentences) and sentences[i].paragraph == paragraph:
             return text[sentences[i].start : sentences[i].end]
         return ""
 
@@ -92,7 +93,7 @@ def verify(
         for index in best_sentences(searcher, hits, candidate, count):
             owners.append(position)
             sentences.append(index)
-    judged = [judged_sentence(leading[o], s) for o, s in zip(owners, sentences, strict=True)]
+    judged = [judged_sentence(leading[o].item, s) for o, s in zip(owners, sentences, strict=True)]
     scores = verifier.score(question, judged)
     needs = question_needs(question)
     if needs != NOTHING:
