@@ -106,7 +106,10 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=1200, help="seeded sample (0: all)")
     args = parser.parse_args()
     passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
-    questions = answerable_questions(args.questions)
+    try:
+        questions = answerable_questions(args.questions)
+    except ValueError as error:
+        parser.error(str(error))
     corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
     ids = write_corpus(passages, corpus)
     engine = Engine.open(

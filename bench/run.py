@@ -264,7 +264,10 @@ def main() -> None:
 
     encoder = SentenceEncoder()
     passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
-    questions = answerable_questions(args.questions)
+    try:
+        questions = answerable_questions(args.questions)
+    except ValueError as error:
+        parser.error(str(error))
     corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
     ids = write_corpus(passages, corpus)
     if index.exists():

@@ -25,6 +25,8 @@ def answerable_questions(sample: int = 0) -> list[dict[str, Any]]:
         for q in read_jsonl(SHARED_EVAL / "squad" / "questions_dev.jsonl")
         if not q.get("is_impossible")
     ]
+    if not 0 <= sample <= len(questions):
+        raise ValueError(f"--questions must be between 0 (all) and {len(questions)}, not {sample}")
     return random.Random(1).sample(questions, sample) if sample else questions
 
 
