@@ -2,7 +2,7 @@
 
 usage: python -m bench.rerank_budget [--questions 1200]
 
-Scores every sentence of each question's ten best passages once, then replays the engine's
+Scores every sentence of each question's twelve best passages once, then replays the engine's
 ordering (fused score + weight x the verifier's log-odds of a passage's best judged sentence)
 for several sentence budgets and weights. The people checks of `index/attribution.py` are left
 out: SQuAD questions rarely name a person the passage lacks or ask what someone said.
@@ -29,7 +29,7 @@ from index.judging import SENTENCES_PER_PASSAGE, best_sentences, judged_sentence
 from index.questions import clean_question
 from index.relevance import question_terms
 
-PASSAGES = 10
+PASSAGES = 12
 BUDGETS: dict[str, tuple[int, ...]] = {
     "engine: " + ",".join(map(str, SENTENCES_PER_PASSAGE)): SENTENCES_PER_PASSAGE,
     "2,2,2,2,1,1": (2, 2, 2, 2, 1, 1),
@@ -37,7 +37,11 @@ BUDGETS: dict[str, tuple[int, ...]] = {
     "all sentences, 6 passages": (99,) * 6,
     "2,2,2,2,1,1,1,1": (2, 2, 2, 2, 1, 1, 1, 1),
     "2 a passage, 8 passages": (2,) * 8,
-    "all sentences, 10 passages": (99,) * PASSAGES,
+    "2,2,2,1,1,1,1": (2, 2, 2, 1, 1, 1, 1),
+    "2,2,2,1 x 9 (12 passages)": (2, 2, 2) + (1,) * 9,
+    "3,3,3,2,2,2,1,1,1,1": (3, 3, 3, 2, 2, 2, 1, 1, 1, 1),
+    "2 a passage, 10 passages": (2,) * 10,
+    "all sentences, 12 passages": (99,) * PASSAGES,
 }
 WEIGHTS = (0.5, 1.0, 2.0)
 

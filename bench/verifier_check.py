@@ -27,7 +27,7 @@ from index.embedding import SentenceEncoder
 from index.judging import judged_sentence
 from index.results import Answer
 from index.store import IndexedDocument
-from index.verifier import BUNDLED_VERIFIER, Judged, Verifier
+from index.verifier import BUNDLED_VERIFIER, PRECISIONS, Judged, Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "vcheck"
@@ -92,15 +92,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--verifier", type=Path, default=BUNDLED_VERIFIER)
     parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--skip-squad", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     started = time.perf_counter()
-    verifier = Verifier(args.verifier)
+    verifier = Verifier(args.verifier, args.precision)
     if args.threshold is not None:
         verifier.card = dataclasses.replace(verifier.card, threshold=args.threshold)
     encoder = SentenceEncoder()
-    report: dict[str, Any] = {"verifier": str(args.verifier), "threshold": verifier.threshold}
+    report: dict[str, Any] = {
+        "verifier": str(args.verifier),
+        "precision": verifier.precision,
+        "threshold": verifier.threshold,
+    }
     article = Engine.open(
         EngineSettings(corpus_dir=ROOT / "corpus", index_dir=WORK / "article"),
         encoder=encoder,

@@ -98,7 +98,7 @@ class Engine:
         settings = settings or load_settings(EngineSettings)
         # The model loads on first use, so an up-to-date index opens without it.
         encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
-        verifier = verifier or load_verifier(settings.verifier)
+        verifier = verifier or load_verifier(settings.verifier, settings.verifier_precision)
         return cls(
             settings,
             encoder,

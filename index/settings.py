@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +49,10 @@ class EngineSettings(BaseSettings):
         "bundled",
         min_length=1,
         description="Answer verifier: 'bundled' (shipped weights), a folder, or 'off' (heuristic).",
+    )
+    verifier_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Verifier arithmetic: 'auto' uses bfloat16 where the CPU has it in hardware.",
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Sentences embedded per batch.")
     max_quotes: int = Field(3, ge=1, le=3, description="Quotes in one answer.")

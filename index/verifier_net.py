@@ -47,11 +47,18 @@ def save(model: MeanPooledScorer, folder: Path, weights: str) -> None:
     save_file(state, str(folder / weights), metadata={"format": "pt"})
 
 
-def load(folder: Path, weights: str) -> MeanPooledScorer:
-    """Build the scorer from a config and load its weights in float32 for the CPU."""
+def native_bfloat16() -> bool:
+    """Say whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX)."""
+    capabilities: dict[str, Any] = getattr(torch.cpu, "get_capabilities", dict)()
+    return bool(capabilities.get("amx_bf16") or capabilities.get("avx512_bf16"))
+
+
+def load(folder: Path, weights: str, dtype: torch.dtype = torch.float32) -> MeanPooledScorer:
+    """Build the scorer from a config and load its weights in `dtype` for the CPU."""
     config = BertConfig.from_pretrained(str(folder))
     model = MeanPooledScorer(BertModel(config, add_pooling_layer=False))
     state = {name: tensor.float() for name, tensor in load_file(str(folder / weights)).items()}
     model.load_state_dict(state, strict=True)
+    model.to(dtype)
     model.eval()
     return model

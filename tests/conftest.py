@@ -36,8 +36,10 @@ def _one_verifier(monkeypatch: pytest.MonkeyPatch) -> None:
     import index.engine
     from index.verifier import load_verifier
 
-    def cached(setting: str) -> Verifier | None:
-        return bundled_verifier() if setting == "bundled" else load_verifier(setting)
+    def cached(setting: str, precision: str = "auto") -> Verifier | None:
+        if setting == "bundled" and precision == "auto":
+            return bundled_verifier()
+        return load_verifier(setting, precision)
 
     monkeypatch.setattr(index.engine, "load_verifier", cached)
 

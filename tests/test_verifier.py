@@ -97,6 +97,45 @@ def _copy(tmp_path: Path) -> Path:
     return folder
 
 
+def test_bfloat16_and_float32_judge_alike() -> None:
+    exact = Verifier(precision="float32")
+    fast = Verifier(precision="bfloat16")
+    assert (exact.precision, fast.precision) == ("float32", "bfloat16")
+    title = "The Harbour Bridge of Velmora"
+    sentences = [line for line in HARBOUR.splitlines()[2:] if line]
+    items = [Judged(sentence, "", "", title) for sentence in sentences]
+    for question in (
+        "Who designed the bridge?",
+        "When was the bridge closed?",
+        "Who is the mayor?",
+    ):
+        near = exact.logits(question, items)
+        far = fast.logits(question, items)
+        # bfloat16 keeps 8 bits of mantissa: logits move a little, verdicts and order do not.
+        assert float(abs(near - far).max()) < 0.25
+        assert int(near.argmax()) == int(far.argmax())
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import verifier_net
+
+    monkeypatch.setattr(verifier_net, "native_bfloat16", lambda: False)
+    assert Verifier(precision="auto").precision == "float32"
+    monkeypatch.setattr(verifier_net, "native_bfloat16", lambda: True)
+    assert Verifier(precision="auto").precision == "bfloat16"
+
+
+def test_an_unknown_precision_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import ConfigError, EngineSettings
+    from index.settings import load_settings
+
+    with pytest.raises(VerifierError, match="half"):
+        Verifier(precision="half")
+    monkeypatch.setenv("VERBATIM_VERIFIER_PRECISION", "half")
+    with pytest.raises(ConfigError, match="VERBATIM_VERIFIER_PRECISION"):
+        load_settings(EngineSettings)
+
+
 def test_truncated_weights_are_reported_as_corrupt(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
     weights = folder / WEIGHTS
