@@ -11,13 +11,14 @@ from typing import Any, NamedTuple
 from index.people import is_title
 from index.relation_patterns import load_nlp, shared_subjects
 
-# Verbs that report what someone said. "speak", "talk" and "meet" are left out on purpose: they
-# report that a conversation happened, not what was said in it.
+# Verbs that report what someone said ("What did X say?" is answered where X is their subject);
+# training's rewritten questions use the same list. "speak", "talk" and "meet" are left out on
+# purpose: they report that a conversation happened, not what was said in it.
 SPEECH_VERBS = frozenset(
     """say tell state claim assert announce declare warn add write post tweet reiterate stress
     insist argue deny reject note explain reply respond report remark comment predict promise
     propose urge accuse admit acknowledge confirm mention reveal repeat emphasise emphasize
-    suggest describe call quote""".split()
+    suggest describe call quote testify conclude""".split()
 )
 # Nouns for someone's words: "Stoltenberg's statement read ...".
 SPEECH_NOUNS = frozenset(

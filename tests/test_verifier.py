@@ -173,12 +173,14 @@ def test_the_index_manifest_records_the_verifiers_checksum(harbour: Engine) -> N
     assert manifest["verifier"]["sha256"] == shipped().sha256
 
 
-def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mixed", [False, True], ids=["float32", "bfloat16"])
+def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path: Path, mixed: bool) -> None:
     from training.__main__ import main
 
     out = tmp_path / "model"
     status = main(
-        [
+        ["--bfloat16"] * mixed
+        + [
             "--squad",
             str(SHARED / "eval" / "squad"),
             "--out",
@@ -197,6 +199,7 @@ def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path: Path) ->
     assert status == 0
     report = json.loads((out / "training.json").read_text())
     assert report["training"]["steps"] >= 1 and set(report["pairs"]) >= {"answer", "retrieved"}
+    assert report["config"]["bfloat16"] is mixed
     assert not set(report["training_titles"]) & set(report["validation_titles"])
     trained = Verifier(out)  # what it wrote loads, checksum and all
     scores = trained.score("Who designed it?", [Judged("Ilse designed it.", "", "", "Bridge")])

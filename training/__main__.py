@@ -62,6 +62,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="add questions_dev.jsonl's answerable questions of articles v2_train lacks",
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
+    parser.add_argument(
+        "--bfloat16",
+        action="store_true",
+        help="mixed precision: much faster where the CPU has AMX or AVX512-BF16, slow elsewhere",
+    )
     parser.add_argument("--no-progress", action="store_true")
     return parser.parse_args(argv)
 
@@ -131,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         max_length=args.max_length,
         seed=args.seed,
         threads=args.threads,
+        bfloat16=args.bfloat16,
     )
     model, tokenizer, stats = train(config, examples, args.work, progress=not args.no_progress)
     metrics = calibrate(model, tokenizer, held, paragraphs, args.max_length)

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from index.attribution import SPEECH_VERBS
 from index.lexical import terms
 from index.relation_patterns import SPACY_MODEL, load_nlp
 from index.segment import sentence_spans
@@ -233,12 +234,6 @@ def split_titles(titles: Iterable[str], holdout: int) -> tuple[list[str], list[s
     return [t for t in ordered if t not in held], held
 
 
-# Verbs whose subject "says" something: "What did X say?" is answered where X is their subject.
-SPEECH_VERBS = frozenset(
-    """say tell state announce declare claim write argue report note explain warn deny insist
-    suggest reply respond testify acknowledge admit assert propose predict conclude comment
-    urge remark""".split()
-)
 # Roles to ask about ("Who is X's defence minister?"); a question about one the text never
 # names cannot be answered by a sentence that merely names X.
 ROLES = {

@@ -32,6 +32,7 @@ class TrainConfig:
     warmup: float = 0.06
     checkpoint_every: int = 100
     threads: int = 0
+    bfloat16: bool = False
 
 
 def set_seeds(seed: int) -> None:
@@ -126,7 +127,10 @@ def train(
         batch = [examples[i] for i in steps[step]]
         encoded = encode(tokenizer, [(e.question, e.item) for e in batch], config.max_length)
         labels = torch.tensor([e.label for e in batch], dtype=torch.float32)
-        loss = loss_fn(model(**encoded), labels)
+        # Mixed precision: matrix products in bfloat16, weights and optimiser kept in float32.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bfloat16):
+            logits = model(**encoded)
+        loss = loss_fn(logits.float(), labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimiser.step()
