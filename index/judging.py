@@ -16,14 +16,14 @@ from index.verifier import Judged, Verifier
 
 # The verifier reads the best few sentences only, so its cost stays bounded on any corpus:
 # two of each of the four best passages, one of the next six. Reading ten passages lets the
-# reranking lift a passage into the top five (`python -m bench.rerank_budget`: R@5 0.974 against
-# 0.968 for seven passages, R@1 unchanged). Fourteen sentences cost about 50 ms in bfloat16;
-# reading more, up to every sentence of twelve passages, gains nothing further.
+# reranking lift a passage into the top five (`python -m bench.rerank_budget`, 2,000 questions:
+# R@5 0.969 against 0.966 for 2,2,2,1,1,1,1, R@1 unchanged). Fourteen sentences cost about 50 ms
+# in bfloat16, 125 ms in float32; every sentence of twelve passages gains nothing further.
 SENTENCES_PER_PASSAGE = (2, 2, 2, 2, 1, 1, 1, 1, 1, 1)
 # Order = fused retrieval score + this weight x the verifier's logit. Alone, the verifier ranks
-# worse than hybrid retrieval (SQuAD R@1 0.77 vs 0.82); together they beat both. On articles the
-# verifier never saw, R@1 is 0.783 at weight 0, 0.807 at 0.5, 0.813 at 1 and 0.810 at 2
-# (`python -m bench.rerank_budget`, 626 questions).
+# worse than hybrid retrieval (SQuAD R@1 0.77 vs 0.82); together they beat both: R@1 0.817 at
+# weight 0, 0.841 at 0.5, 0.846 at 1 and 0.837 at 2 (`python -m bench.rerank_budget`, 2,000
+# questions; on the 1,047 of articles the verifier never saw 0.774, 0.796, 0.796 and 0.785).
 VERIFIER_WEIGHT = 1.0
 CLOSEST = 3
 
