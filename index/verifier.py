@@ -8,7 +8,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +24,9 @@ WEIGHTS = "model.safetensors"
 CARD = "verifier.json"
 FORMAT = 1
 BATCH = 32
-PRECISIONS = ("auto", "float32", "bfloat16")
+# "auto": bfloat16 where the CPU multiplies it in hardware, else float32.
+Precision = Literal["auto", "float32", "bfloat16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 class VerifierError(Exception):
