@@ -25,6 +25,10 @@ class MeanPooledScorer(torch.nn.Module):  # type: ignore[misc]
         hidden = self.encoder(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
         ).last_hidden_state
+        return self.pooled_logit(hidden, attention_mask)
+
+    def pooled_logit(self, hidden: torch.Tensor, attention_mask: Any) -> torch.Tensor:
+        """Return the answer logit from the encoder's token vectors (training reuses them)."""
         # MiniLM was tuned with mean pooling; its [CLS] vector carries little, so pool all tokens.
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)

@@ -173,13 +173,20 @@ def test_the_index_manifest_records_the_verifiers_checksum(harbour: Engine) -> N
     assert manifest["verifier"]["sha256"] == shipped().sha256
 
 
-@pytest.mark.parametrize("mixed", [False, True], ids=["float32", "bfloat16"])
-def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path: Path, mixed: bool) -> None:
+@pytest.mark.parametrize(
+    ("mixed", "span"),
+    [(False, False), (True, False), (False, True)],
+    ids=["float32", "bfloat16", "span"],
+)
+def test_the_training_script_runs_end_to_end_on_a_tiny_sample(
+    tmp_path: Path, mixed: bool, span: bool
+) -> None:
     from training.__main__ import main
 
     out = tmp_path / "model"
     status = main(
         ["--bfloat16"] * mixed
+        + ["--span-weight", "0.5"] * span
         + [
             "--squad",
             str(SHARED / "eval" / "squad"),
@@ -200,11 +207,36 @@ def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path: Path, mi
     report = json.loads((out / "training.json").read_text())
     assert report["training"]["steps"] >= 1 and set(report["pairs"]) >= {"answer", "retrieved"}
     assert report["config"]["bfloat16"] is mixed
+    assert report["config"]["span_weight"] == (0.5 if span else 0.0)
     assert not set(report["training_titles"]) & set(report["validation_titles"])
     trained = Verifier(out)  # what it wrote loads, checksum and all
     scores = trained.score("Who designed it?", [Judged("Ilse designed it.", "", "", "Bridge")])
     assert scores.shape == (1,) and 0.0 <= float(scores[0]) <= 1.0
     assert "python -m training" in (out / "README.md").read_text()
+
+
+def test_the_span_targets_cover_the_answers_tokens_or_point_at_cls() -> None:
+    from transformers import AutoTokenizer
+
+    from index.embedding import resolve_model
+    from index.settings import PACKAGED_MODEL
+    from training.data import Example
+    from training.span import IGNORED, answer_tokens
+    from training.train import encode
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(PACKAGED_MODEL))
+    item = Judged("The bridge was designed by Ilse Marquardt in 1931.", "", "Before.", "Velmora")
+    batch = [
+        Example("Who designed it?", item, 1.0, "answer", "Velmora", "Ilse Marquardt"),
+        Example("When did it close?", item, 0.0, "same-paragraph", "Velmora"),
+        Example("Who designed it?", item, 1.0, "answer", "Velmora", "not in the sentence"),
+    ]
+    encoded = encode(tokenizer, [(e.question, e.item) for e in batch], 64, offsets=True)
+    first, last = answer_tokens(encoded, 0, batch[0])
+    ids = encoded["input_ids"][0][first : last + 1].tolist()
+    assert tokenizer.decode(ids) == "ilse marquardt"
+    assert answer_tokens(encoded, 1, batch[1]) == (0, 0)
+    assert answer_tokens(encoded, 2, batch[2]) == (IGNORED, IGNORED)
 
 
 def test_rewritten_questions_keep_the_entities_but_ask_what_the_text_lacks() -> None:

@@ -67,6 +67,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="mixed precision: much faster where the CPU has AMX or AVX512-BF16, slow elsewhere",
     )
+    parser.add_argument(
+        "--span-weight",
+        type=float,
+        default=0.0,
+        help="weight of the auxiliary loss that points at the answer's tokens (0: off)",
+    )
+    parser.add_argument(
+        "--question-share",
+        type=float,
+        default=1.0,
+        help="train on this share of the training questions (a learning curve)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     return parser.parse_args(argv)
 
@@ -95,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed)
         training = rng.sample(training, min(args.limit_questions, len(training)))
         held = rng.sample(held, min(max(4, args.limit_questions // 4), len(held)))
+    if not 0.0 < args.question_share <= 1.0:
+        raise SystemExit("--question-share must be in (0, 1].")
+    if args.question_share < 1.0:
+        share = random.Random(args.seed)
+        training = share.sample(training, round(args.question_share * len(training)))
     extra_paragraphs: dict[str, Paragraph] = {}
     if args.v1_articles:
         # questions_dev.jsonl (SQuAD v1.1, answerable only) also covers articles v2_train lacks;
@@ -137,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         threads=args.threads,
         bfloat16=args.bfloat16,
+        span_weight=args.span_weight,
     )
     model, tokenizer, stats = train(config, examples, args.work, progress=not args.no_progress)
     metrics = calibrate(model, tokenizer, held, paragraphs, args.max_length)

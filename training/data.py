@@ -47,6 +47,8 @@ class Example(NamedTuple):
     label: float
     kind: str
     title: str
+    # The annotated answer as it appears in the sentence, for the span objective; "" when none.
+    answer: str = ""
 
 
 class Paragraph(NamedTuple):
@@ -182,8 +184,10 @@ def build_examples(
         title = row["title"]
         answers = [] if row["is_impossible"] else [a for a in row["answers"] if a]
 
-        def add(item: Judged, label: float, kind: str, q: str = question, t: str = title) -> None:
-            examples.append(Example(q, item, label, kind, t))
+        def add(
+            item: Judged, label: float, kind: str, q: str = question, t: str = title, a: str = ""
+        ) -> None:
+            examples.append(Example(q, item, label, kind, t, a))
 
         order = ranked_by_overlap(question, paragraph)
         if not answers:
@@ -193,7 +197,8 @@ def build_examples(
         else:
             hits = [i for i in order if holds_answer(paragraph.sentences[i], answers)]
             for index in hits[:2]:
-                add(paragraph.judged(index), 1.0, "answer")
+                found = next(a for a in answers if a in paragraph.sentences[index])
+                add(paragraph.judged(index), 1.0, "answer", a=found)
             misses = [i for i in order if i not in hits]
             for index in misses[:2]:
                 add(paragraph.judged(index), 0.0, "same-paragraph")

@@ -16,6 +16,7 @@ import numpy as np
 from index.checksums import file_sha256
 from index.verifier import CARD, FORMAT, WEIGHTS, Judged, pair_text, sigmoid
 from training.data import Example, Paragraph, SentencePool
+from training.span import answer_tokens, span_loss
 
 
 @dataclass
@@ -33,6 +34,9 @@ class TrainConfig:
     checkpoint_every: int = 100
     threads: int = 0
     bfloat16: bool = False
+    # Weight of the auxiliary span loss (0: off). Pointing at the answer's tokens, or at [CLS]
+    # for a sentence without one, asks the encoder for more than a yes/no per pair.
+    span_weight: float = 0.0
 
 
 def set_seeds(seed: int) -> None:
@@ -59,7 +63,9 @@ def batches(
     return grouped
 
 
-def encode(tokenizer: Any, pairs: list[tuple[str, Judged]], max_length: int) -> Any:
+def encode(
+    tokenizer: Any, pairs: list[tuple[str, Judged]], max_length: int, *, offsets: bool = False
+) -> Any:
     """Tokenise (question, sentence) pairs exactly as the engine does at answer time."""
     return tokenizer(
         [question for question, _ in pairs],
@@ -67,6 +73,7 @@ def encode(tokenizer: Any, pairs: list[tuple[str, Judged]], max_length: int) -> 
         truncation="only_second",
         max_length=max_length,
         padding=True,
+        return_offsets_mapping=offsets,
         return_tensors="pt",
     )
 
@@ -99,7 +106,11 @@ def train(
     epochs = math.ceil(config.epochs)
     plan = [batches(examples, config.batch_size, rng, tokenizer) for _ in range(epochs)]
     steps = [b for epoch in plan for b in epoch][: int(config.epochs * len(plan[0]))]
+    # The span head only shapes training; the exported verifier keeps its one logit.
+    span_head = torch.nn.Linear(model.encoder.config.hidden_size, 2)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    if config.span_weight:
+        trainable += list(span_head.parameters())
     optimiser = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
         optimiser, int(config.warmup * len(steps)), len(steps)
@@ -115,6 +126,7 @@ def train(
         state = torch.load(checkpoint, weights_only=False)
         if state["identity"] == identity:
             model.load_state_dict(state["model"])
+            span_head.load_state_dict(state["span_head"])
             optimiser.load_state_dict(state["optimiser"])
             schedule.load_state_dict(state["schedule"])
             start = state["step"]
@@ -125,12 +137,21 @@ def train(
     bar = tqdm(total=len(steps), initial=start, disable=not progress, desc="training")
     for step in range(start, len(steps)):
         batch = [examples[i] for i in steps[step]]
-        encoded = encode(tokenizer, [(e.question, e.item) for e in batch], config.max_length)
+        pairs = [(e.question, e.item) for e in batch]
+        encoded = encode(tokenizer, pairs, config.max_length, offsets=bool(config.span_weight))
         labels = torch.tensor([e.label for e in batch], dtype=torch.float32)
+        targets = None
+        if config.span_weight:
+            targets = torch.tensor([answer_tokens(encoded, i, e) for i, e in enumerate(batch)])
+            del encoded["offset_mapping"]
         # Mixed precision: matrix products in bfloat16, weights and optimiser kept in float32.
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bfloat16):
-            logits = model(**encoded)
+            hidden = model.encoder(**encoded).last_hidden_state
+            logits = model.pooled_logit(hidden, encoded["attention_mask"])
+            spans = span_head(hidden) if targets is not None else None
         loss = loss_fn(logits.float(), labels)
+        if spans is not None:
+            loss = loss + config.span_weight * span_loss(spans, encoded["attention_mask"], targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimiser.step()
@@ -144,6 +165,7 @@ def train(
             state = {
                 "identity": identity,
                 "model": model.state_dict(),
+                "span_head": span_head.state_dict(),
                 "optimiser": optimiser.state_dict(),
                 "schedule": schedule.state_dict(),
                 "step": step + 1,
