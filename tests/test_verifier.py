@@ -239,6 +239,40 @@ def test_the_span_targets_cover_the_answers_tokens_or_point_at_cls() -> None:
     assert answer_tokens(encoded, 2, batch[2]) == (IGNORED, IGNORED)
 
 
+def test_the_span_loss_rewards_pointing_at_the_target_and_skips_cut_off_answers() -> None:
+    import torch
+
+    from training.span import IGNORED, span_loss
+
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    targets = torch.tensor([[2, 2], [0, 0]])
+    right = torch.zeros(2, 4, 2)
+    right[0, 2], right[1, 0] = 5.0, 5.0
+    wrong = torch.zeros(2, 4, 2)
+    wrong[0, 1], wrong[1, 3] = 5.0, 5.0
+    assert float(span_loss(right, mask, targets)) < 0.1 < float(span_loss(wrong, mask, targets))
+    # Padding never wins: a large logit on a padded token changes nothing.
+    padded = right.clone()
+    padded[0, 3] = 50.0
+    assert torch.isclose(span_loss(padded, mask, targets), span_loss(right, mask, targets))
+    cut_off = torch.full((2, 2), IGNORED)
+    assert float(span_loss(right, mask, cut_off)) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--question-share", "0"), ("--question-share", "1.5"), ("--span-weight", "-1")],
+)
+def test_the_training_script_refuses_bad_shares_and_weights_by_name(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.__main__ import parse
+
+    with pytest.raises(SystemExit) as stopped:
+        parse([flag, value])
+    assert stopped.value.code == 2 and flag in capsys.readouterr().err
+
+
 def test_rewritten_questions_keep_the_entities_but_ask_what_the_text_lacks() -> None:
     import random
 

@@ -80,7 +80,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="train on this share of the training questions (a learning curve)",
     )
     parser.add_argument("--no-progress", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.span_weight < 0:
+        parser.error("--span-weight must be 0 (off) or more.")
+    if not 0.0 < args.question_share <= 1.0:
+        parser.error("--question-share must be more than 0 and at most 1.")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed)
         training = rng.sample(training, min(args.limit_questions, len(training)))
         held = rng.sample(held, min(max(4, args.limit_questions // 4), len(held)))
-    if not 0.0 < args.question_share <= 1.0:
-        raise SystemExit("--question-share must be in (0, 1].")
     if args.question_share < 1.0:
         share = random.Random(args.seed)
         training = share.sample(training, round(args.question_share * len(training)))

@@ -90,9 +90,14 @@ def overlap(question_terms: set[str], sentence: str) -> int:
     return len(question_terms & set(terms(sentence)))
 
 
+def answer_in(sentence: str, answers: Iterable[str]) -> str:
+    """Return the first annotated answer the sentence contains, or "" when it holds none."""
+    return next((answer for answer in answers if answer and answer in sentence), "")
+
+
 def holds_answer(sentence: str, answers: Iterable[str]) -> bool:
     """Return True when the sentence contains one of the annotated answers."""
-    return any(answer and answer in sentence for answer in answers)
+    return bool(answer_in(sentence, answers))
 
 
 class SentencePool:
@@ -197,8 +202,12 @@ def build_examples(
         else:
             hits = [i for i in order if holds_answer(paragraph.sentences[i], answers)]
             for index in hits[:2]:
-                found = next(a for a in answers if a in paragraph.sentences[index])
-                add(paragraph.judged(index), 1.0, "answer", a=found)
+                add(
+                    paragraph.judged(index),
+                    1.0,
+                    "answer",
+                    a=answer_in(paragraph.sentences[index], answers),
+                )
             misses = [i for i in order if i not in hits]
             for index in misses[:2]:
                 add(paragraph.judged(index), 0.0, "same-paragraph")

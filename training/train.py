@@ -106,10 +106,11 @@ def train(
     epochs = math.ceil(config.epochs)
     plan = [batches(examples, config.batch_size, rng, tokenizer) for _ in range(epochs)]
     steps = [b for epoch in plan for b in epoch][: int(config.epochs * len(plan[0]))]
-    # The span head only shapes training; the exported verifier keeps its one logit.
-    span_head = torch.nn.Linear(model.encoder.config.hidden_size, 2)
+    # The span head only shapes training; the exported verifier keeps its one logit. Made only
+    # when asked for, so a run without it draws the same random numbers as before it existed.
+    span_head = torch.nn.Linear(model.encoder.config.hidden_size, 2) if config.span_weight else None
     trainable = [p for p in model.parameters() if p.requires_grad]
-    if config.span_weight:
+    if span_head is not None:
         trainable += list(span_head.parameters())
     optimiser = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
@@ -126,7 +127,8 @@ def train(
         state = torch.load(checkpoint, weights_only=False)
         if state["identity"] == identity:
             model.load_state_dict(state["model"])
-            span_head.load_state_dict(state["span_head"])
+            if span_head is not None:
+                span_head.load_state_dict(state["span_head"])
             optimiser.load_state_dict(state["optimiser"])
             schedule.load_state_dict(state["schedule"])
             start = state["step"]
@@ -138,17 +140,17 @@ def train(
     for step in range(start, len(steps)):
         batch = [examples[i] for i in steps[step]]
         pairs = [(e.question, e.item) for e in batch]
-        encoded = encode(tokenizer, pairs, config.max_length, offsets=bool(config.span_weight))
+        encoded = encode(tokenizer, pairs, config.max_length, offsets=span_head is not None)
         labels = torch.tensor([e.label for e in batch], dtype=torch.float32)
         targets = None
-        if config.span_weight:
+        if span_head is not None:
             targets = torch.tensor([answer_tokens(encoded, i, e) for i, e in enumerate(batch)])
             del encoded["offset_mapping"]
         # Mixed precision: matrix products in bfloat16, weights and optimiser kept in float32.
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bfloat16):
             hidden = model.encoder(**encoded).last_hidden_state
             logits = model.pooled_logit(hidden, encoded["attention_mask"])
-            spans = span_head(hidden) if targets is not None else None
+            spans = span_head(hidden) if span_head is not None else None
         loss = loss_fn(logits.float(), labels)
         if spans is not None:
             loss = loss + config.span_weight * span_loss(spans, encoded["attention_mask"], targets)
@@ -165,7 +167,7 @@ def train(
             state = {
                 "identity": identity,
                 "model": model.state_dict(),
-                "span_head": span_head.state_dict(),
+                "span_head": span_head.state_dict() if span_head is not None else None,
                 "optimiser": optimiser.state_dict(),
                 "schedule": schedule.state_dict(),
                 "step": step + 1,
