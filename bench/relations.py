@@ -17,12 +17,12 @@ from pathlib import Path
 
 from bench.squad_corpus import SHARED_EVAL, read_jsonl, write_corpus
 from index import Engine, EngineSettings
-from index.chunking import split_sentences
-from index.documents import load_corpus
-from index.embedding import SentenceEncoder
-from index.relations import sync_relations
-from index.relations_draw import draw
-from index.store import sync_index
+from index.corpus.documents import load_corpus
+from index.relations.drawing import draw
+from index.relations.graph import sync_relations
+from index.retrieval.encoder import SentenceEncoder
+from index.storage.local.store import sync_index
+from index.text.windows import split_sentences
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ROOT = Path(__file__).resolve().parent.parent

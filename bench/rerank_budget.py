@@ -4,8 +4,9 @@ usage: python -m bench.rerank_budget [--questions 1200]
 
 Scores every sentence of each question's twelve best passages once, then replays the engine's
 ordering (fused score + weight x the verifier's log-odds of a passage's best judged sentence)
-for several sentence budgets and weights. The people checks of `index/attribution.py` are left
-out: SQuAD questions rarely name a person the passage lacks or ask what someone said.
+for several sentence budgets and weights. The people checks of
+`index/answering/attribution.py` are left out: SQuAD questions rarely name a person the passage
+lacks or ask what someone said.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import NamedTuple
 from bench.run import squad_retrieval_set
 from bench.squad_corpus import verifier_training_titles
 from index import Engine, EngineSettings
-from index.answering import passage_candidates
-from index.embedding import SentenceEncoder
-from index.judging import SENTENCES_PER_PASSAGE, best_sentences, judged_sentence, log_odds
-from index.questions import clean_question
-from index.relevance import question_terms
+from index.answering.judging import SENTENCES_PER_PASSAGE, best_sentences, judged_sentence, log_odds
+from index.answering.questions import clean_question
+from index.answering.quotes import passage_candidates
+from index.answering.relevance import question_terms
+from index.retrieval.encoder import SentenceEncoder
 
 PASSAGES = 12
 BUDGETS: dict[str, tuple[int, ...]] = {

@@ -29,9 +29,9 @@ from bench.squad_corpus import (
     write_corpus,
 )
 from index import Engine, EngineSettings
-from index.chunking import DEFAULT_PARAMS, unit_texts
-from index.embedding import SentenceEncoder
-from index.verifier import Verifier
+from index.answering.verifier.model import Verifier
+from index.retrieval.encoder import SentenceEncoder
+from index.text.windows import DEFAULT_PARAMS, unit_texts
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,7 +206,7 @@ def seed_checks(encoder: SentenceEncoder) -> list[str]:
 
 def verifier_facts() -> list[str]:
     """Report the shipped verifier's size and training time, from its training record."""
-    folder = ROOT / "index" / "verifier_model"
+    folder = ROOT / "index" / "answering" / "verifier" / "weights"
     record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
     weights = folder / "model.safetensors"
     stages, steps, seconds, earlier = 0, 0.0, 0.0, record
@@ -237,7 +237,7 @@ def discord_ack() -> str:
             "-s",
             "-p",
             "no:cacheprovider",
-            "tests/test_discord_e2e.py",
+            "tests/e2e/test_discord_e2e.py",
             "-k",
             "fifty",
         ],

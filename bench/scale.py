@@ -62,7 +62,7 @@ def _peak_rss_mib() -> float:
 
 def _open_engine(folder: Path, *, progress: bool = False) -> Any:
     from index import Engine, EngineSettings
-    from tests.hashing_encoder import HashingEncoder
+    from tests.support.hashing_encoder import HashingEncoder
 
     settings = EngineSettings(
         corpus_dir=folder / "corpus", index_dir=folder / "index", verifier="off"
@@ -91,7 +91,7 @@ def phase_index(folder: Path) -> dict[str, Any]:
 
 def phase_serve(folder: Path, questions: int) -> dict[str, Any]:
     """Re-open the built index, then time questions with their vectors already made."""
-    from index.documents import load_corpus
+    from index.corpus.documents import load_corpus
 
     started = time.perf_counter()
     engine, encoder = _open_engine(folder)

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from index.documents import document_id
+from index.corpus.documents import document_id
 
 SHARED_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 

@@ -23,11 +23,12 @@ import numpy as np
 from bench.run import auroc, balanced_accuracy, best_threshold
 from bench.squad_corpus import SHARED_EVAL, read_jsonl, seed_case_passes, write_corpus
 from index import Engine, EngineSettings
-from index.embedding import SentenceEncoder
-from index.judging import judged_sentence
+from index.answering.judging import judged_sentence
+from index.answering.verifier.model import BUNDLED_VERIFIER, Judged, Verifier
 from index.results import Answer
-from index.store import IndexedDocument
-from index.verifier import BUNDLED_VERIFIER, PRECISIONS, Judged, Verifier
+from index.retrieval.encoder import SentenceEncoder
+from index.settings import PRECISIONS
+from index.storage.local.store import IndexedDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "vcheck"

@@ -12,11 +12,9 @@ from pathlib import Path
 from bot.logs import LogSettings, setup_logging
 from bot.relations_text import format_relations, relations_json
 from index import ConfigError, Engine, EngineSettings, QuestionError, VerifierError, load_settings
-from index.embedding import ModelLoadError
+from index.answering.questions import clean_question
 from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS
-from index.locking import LockError
-from index.questions import clean_question
-from index.store import IndexProblem, IndexWriteError
+from index.errors import IndexProblem, IndexWriteError, LockError, ModelLoadError
 
 # What a process killed by SIGPIPE returns: `... | head -1` is a normal way to stop reading.
 BROKEN_PIPE = 141
@@ -90,7 +88,7 @@ def _relations(engine: Engine, args: argparse.Namespace) -> int:
     relations = engine.relations(person=args.person, document=args.doc)
     print(relations_json(relations) if args.json else format_relations(relations))
     if args.png and relations.answered:
-        from index.relations_draw import draw
+        from index.relations.drawing import draw
 
         picture = draw(relations.graph)
         Path(args.png).write_bytes(picture.png)

@@ -15,7 +15,7 @@ from bot.render import (
     escape,
     shorten,
 )
-from index.relations import Link, Relations
+from index.relations.graph import Link, Relations
 
 PER_PAGE = 20
 PICTURE = "relations.png"

@@ -7,8 +7,8 @@ from urllib.parse import quote as percent_encode
 import discord
 
 from index import Answer, Quote, SourceInfo, Summary
-from index.documents import valid_url
-from index.listing import capped_list
+from index.corpus.documents import valid_url
+from index.text.listing import capped_list
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256

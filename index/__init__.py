@@ -3,10 +3,9 @@
 import logging
 
 from index.engine import Engine
-from index.questions import QuestionError
+from index.errors import ConfigError, QuestionError, VerifierError
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
-from index.settings import ConfigError, EngineSettings, load_settings
-from index.verifier import VerifierError
+from index.settings import EngineSettings, load_settings
 
 # bm25s and faiss log routine detail at DEBUG/INFO on their own loggers.
 logging.getLogger("bm25s").setLevel(logging.WARNING)

@@ -8,29 +8,29 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from index.answering import passage_candidates, select_quotes
-from index.chunking import DEFAULT_PARAMS, Sentence
-from index.documents import Corpus, CorpusProblem, Document, load_corpus
-from index.embedding import Encoder, Progress, ProgressEncoder, SentenceEncoder
-from index.judging import closest_quotes, reranked, verified_quotes, verify
-from index.listing import capped_list
-from index.questions import QuestionError, clean_question
-from index.relations import RelationGraph, Relations, query_relations, sync_relations
-from index.relations_question import relations_for_question
-from index.relevance import ANSWER_THRESHOLD, question_terms
+from index.answering.judging import closest_quotes, reranked, verified_quotes, verify
+from index.answering.questions import clean_question
+from index.answering.quotes import passage_candidates, select_quotes
+from index.answering.relevance import ANSWER_THRESHOLD, question_terms
+from index.answering.summaries import summarise
+from index.answering.verifier.model import Verifier, load_verifier
+from index.corpus.documents import Corpus, CorpusProblem, Document, load_corpus
+from index.errors import ConfigError, IndexProblem, QuestionError
+from index.relations.graph import RelationGraph, Relations, query_relations, sync_relations
+from index.relations.questions import relations_for_question
 from index.results import Answer, Passage, SourceInfo, Summary
-from index.search import HybridSearcher
-from index.settings import ConfigError, EngineSettings, load_settings
-from index.store import (
-    IndexProblem,
+from index.retrieval.encoder import Encoder, Progress, ProgressEncoder, SentenceEncoder
+from index.retrieval.fusion import HybridSearcher
+from index.settings import EngineSettings, load_settings
+from index.storage.local.store import (
     StoredIndex,
     SyncReport,
     load_index,
     record_verifier,
     update_index,
 )
-from index.summarize import summarise
-from index.verifier import Verifier, load_verifier
+from index.text.listing import capped_list
+from index.text.windows import DEFAULT_PARAMS, Sentence
 
 log = logging.getLogger(__name__)
 

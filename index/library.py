@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from index.documents import (
+from index.answering.verifier.model import Verifier
+from index.corpus.documents import (
     METADATA_SUFFIX,
     SUPPORTED_SUFFIXES,
     Corpus,
@@ -23,23 +24,15 @@ from index.documents import (
     document_id,
     read_document,
 )
-from index.embedding import Encoder, Progress
+from index.corpus.ingest import Prepared
 from index.engine import Engine
-from index.ingest import IngestError, Prepared
+from index.errors import IndexWriteError, LibraryError, StorageError
+from index.retrieval.encoder import Encoder, Progress
 from index.settings import EngineSettings
-from index.store import IndexWriteError, SyncReport
-from index.verifier import Verifier
+from index.storage.local.store import SyncReport
 
 log = logging.getLogger(__name__)
 AUDIT_LOG = "audit.jsonl"
-
-
-class LibraryError(IngestError):
-    """A change to a server's documents was refused; nothing changed."""
-
-
-class StorageError(LibraryError):
-    """Writing failed (e.g. the disk is full); the previous documents and index still serve."""
 
 
 @dataclass(frozen=True)

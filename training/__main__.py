@@ -1,4 +1,4 @@
-"""Command line: python -m training [--epochs 2] [--out index/verifier_model] ..."""
+"""Command line: python -m training [--epochs 2] [--out index/answering/verifier/weights] ..."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("--squad", type=Path, default=ROOT.parent / "shared/eval/squad")
     parser.add_argument("--base", default=None, help="base model folder (default: bundled MiniLM)")
-    parser.add_argument("--out", type=Path, default=ROOT / "index/verifier_model")
+    parser.add_argument("--out", type=Path, default=ROOT / "index/answering/verifier/weights")
     parser.add_argument(
         "--init", type=Path, default=None, help="continue from this trained verifier folder"
     )
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         record = args.init / "training.json"
         previous = json.loads(record.read_text(encoding="utf-8")) if record.exists() else None
     if args.base is None:
-        from index.embedding import resolve_model
+        from index.retrieval.encoder import resolve_model
         from index.settings import PACKAGED_MODEL
 
         args.base = resolve_model(PACKAGED_MODEL)

@@ -15,7 +15,7 @@ the quotes and to pick the highlighted sentence.
   upstream revision 1110a243; Apache-2.0), BERT with 6 layers and 384 dimensions, fine-tuned with
   a one-logit classification head.
 - **Input:** `[CLS] question [SEP] sentence [SEP] title. previous sentence next sentence [SEP]`,
-  at most {max_length} tokens (see `index/verifier.py`, `pair_text`).
+  at most {max_length} tokens (see `index/answering/verifier/model.py`, `pair_text`).
 - **Weights:** `model.safetensors`, fp16, {megabytes:.1f} MB, sha256 `{sha256}`.
 - **Decision threshold:** {threshold} (the best balanced accuracy on the held-out articles).
 

@@ -12,11 +12,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from index.attribution import SPEECH_VERBS
-from index.lexical import terms
-from index.relation_patterns import SPACY_MODEL, load_nlp
-from index.segment import sentence_spans
-from index.verifier import Judged
+from index.answering.attribution import SPEECH_VERBS
+from index.answering.verifier.model import Judged
+from index.relations.patterns import SPACY_MODEL, load_nlp
+from index.text.analyser import terms
+from index.text.segmentation import sentence_spans
 
 # Entity types whose swap turns a question into one its passage no longer answers.
 SWAPPABLE = (
@@ -106,7 +106,7 @@ class SentencePool:
     def __init__(self, paragraphs: dict[str, Paragraph]) -> None:
         import bm25s
 
-        from index.lexical import _stemmer, stopwords
+        from index.text.analyser import _stemmer, stopwords
 
         self.keys = [(pid, i) for pid, p in paragraphs.items() for i in range(len(p.sentences))]
         texts = [paragraphs[pid].sentences[i] for pid, i in self.keys]

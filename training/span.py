@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from index.verifier import pair_text
+from index.answering.verifier.model import pair_text
 from training.data import Example
 
 # CrossEntropyLoss skips these: an answer that truncation cut off teaches nothing about where.

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from index.checksums import file_sha256
-from index.verifier import CARD, FORMAT, WEIGHTS, Judged, pair_text, sigmoid
+from index.answering.verifier.model import CARD, FORMAT, WEIGHTS, Judged, pair_text, sigmoid
+from index.corpus.checksums import file_sha256
 from training.data import Example, Paragraph, SentencePool
 from training.span import answer_tokens, span_loss
 
@@ -86,7 +86,7 @@ def train(
     from tqdm import tqdm
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    from index import verifier_net
+    from index.answering.verifier import network as verifier_net
 
     set_seeds(config.seed)
     # On a busy machine one thread beats two: a descheduled OpenMP thread stalls every step.
@@ -250,7 +250,7 @@ def export(
     model: Any, tokenizer: Any, out: Path, *, threshold: float, max_length: int
 ) -> dict[str, Any]:
     """Write fp16 safetensors, the tokenizer and verifier.json with the weights' sha256."""
-    from index import verifier_net
+    from index.answering.verifier import network as verifier_net
 
     out.mkdir(parents=True, exist_ok=True)
     verifier_net.save(model, out, WEIGHTS)

@@ -18,7 +18,7 @@ from bot.relations_views import PictureView
 from bot.render import NO_PINGS, answer_embeds, escape, shorten
 from bot.views import AnswerView
 from index import Answer, QuestionError
-from index.questions import clean_question
+from index.answering.questions import clean_question
 
 log = logging.getLogger(__name__)
 

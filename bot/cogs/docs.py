@@ -15,7 +15,8 @@ from discord.ext import commands
 from bot.client import VerbatimBot
 from bot.fetch import FetchError
 from bot.render import COLOUR, FIELDS_LIMIT, NO_PINGS, escape, shorten
-from index.ingest import IngestError, Prepared, prepare
+from index.corpus.ingest import Prepared, prepare
+from index.errors import IngestError
 from index.library import Added, LibraryEntry
 
 log = logging.getLogger(__name__)

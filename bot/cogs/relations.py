@@ -14,8 +14,8 @@ from bot.relations_render import map_embed, reason_embed
 from bot.relations_views import MapView, picture_file
 from bot.render import CONTENT_LIMIT, NO_PINGS, escape, shorten
 from index import Engine, QuestionError
-from index.relations import Relations
-from index.relations_draw import Picture, draw
+from index.relations.drawing import Picture, draw
+from index.relations.graph import Relations
 
 
 def draw_relations(relations: Relations) -> Picture:

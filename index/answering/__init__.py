@@ -1,0 +1,1 @@
+"""Answering: question checks, candidates, the verifier's judgement, quotes and summaries."""

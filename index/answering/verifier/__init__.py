@@ -1,0 +1,1 @@
+"""The answer verifier: a trained MiniLM cross-encoder and its shipped weights."""

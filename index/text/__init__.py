@@ -1,0 +1,1 @@
+"""Text: sentences with exact offsets, sentence windows, the BM25 analyser, progress lines."""

@@ -1,0 +1,1 @@
+"""End-to-end tests: the bot against the fake Discord, the CLI in a subprocess."""

@@ -1,0 +1,1 @@
+"""Test support: the fake Discord, the spec check and the hashing encoder."""

@@ -1,0 +1,581 @@
+"""A local stand-in for Discord: REST and gateway on 127.0.0.1, recording every request."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.support.discord_spec import SpecValidator
+
+APP_ID = "900000000000000001"
+GUILD_ID = "900000000000000002"
+CHANNEL_ID = "900000000000000003"
+DM_CHANNEL_ID = "900000000000000004"
+USER_ID = "900000000000000005"
+# A second server, to check that one server never sees another's documents.
+GUILD_B_ID = "900000000000000006"
+CHANNEL_B_ID = "900000000000000007"
+# A public and a private thread in the first server's channel.
+THREAD_ID = "900000000000000008"
+PRIVATE_THREAD_ID = "900000000000000009"
+# Resolved permissions: the default member may use commands but not manage the server.
+MEMBER_PERMISSIONS = "2248473465835073"
+ADMIN_PERMISSIONS = str(int(MEMBER_PERMISSIONS) | 1 << 5)  # MANAGE_GUILD
+BOT_USER = {
+    "id": APP_ID,
+    "username": "Verbatim",
+    "discriminator": "0",
+    "global_name": "Verbatim",
+    "avatar": None,
+    "bot": True,
+    "flags": 0,
+}
+USER = {
+    "id": USER_ID,
+    "username": "asker",
+    "discriminator": "0",
+    "global_name": "Asker",
+    "avatar": None,
+    "flags": 0,
+}
+TIMESTAMP = "2026-11-24T12:00:00.000000+00:00"
+
+
+@dataclass
+class Recorded:
+    """One request the bot made."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    at: float
+    content_type: str
+    response: Any = None
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class FakeDiscord:
+    """Serve just enough of Discord for a real discord.py client, and check what it sends."""
+
+    validator: SpecValidator
+    heartbeat_interval_ms: int = 1000
+    requests: list[Recorded] = field(default_factory=list)
+    spec_errors: list[str] = field(default_factory=list)
+    heartbeats: list[float] = field(default_factory=list)
+    identified: asyncio.Event = field(default_factory=asyncio.Event)
+    rate_limits: dict[str, int] = field(default_factory=dict)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(910000000000000000)
+        self._sequence = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._runner: web.AppRunner | None = None
+        self.changed = asyncio.Condition()
+        self.cdn: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}
+        self.threads: dict[str, dict[str, Any]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        app.router.add_get("/attachments/{tail:.*}", self._attachment)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server: Any = site._server
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def snowflake(self) -> str:
+        return str(next(self._ids))
+
+    # -- gateway -------------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        async for message in socket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(message.data)
+            if payload["op"] == 1:
+                self.heartbeats.append(time.monotonic())
+                await socket.send_json({"op": 11})
+            elif payload["op"] == 2:
+                await self._send(socket, "READY", self._ready())
+                await self._send(socket, "GUILD_CREATE", self._guild())
+                await self._send(socket, "GUILD_CREATE", self._guild(GUILD_B_ID, CHANNEL_B_ID))
+                self.identified.set()
+            elif payload["op"] == 6:
+                # A client whose connection went stale (its loop was busy) resumes its session.
+                await self._send(socket, "RESUMED", {})
+        return socket
+
+    async def settle(self, beats: int = 3, timeout: float = 30.0) -> None:
+        """Wait for a few fresh heartbeats on an open socket: the connection is live again."""
+        # Heartbeats queued while the client's loop was blocked arrive at once; only a steady
+        # run of them shows that any reconnect (stale-connection close, RESUME) is over.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen = len(self.heartbeats)
+            await asyncio.sleep(self.heartbeat_interval_ms / 1000 * beats)
+            live = any(not socket.closed for socket in self._sockets)
+            if live and len(self.heartbeats) - seen >= beats - 1:
+                return
+        raise TimeoutError("the client never heartbeat on a live connection")
+
+    async def _send(self, socket: web.WebSocketResponse, event: str, data: Any) -> None:
+        await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a gateway event to every connected client."""
+        for socket in self._sockets:
+            if not socket.closed:
+                await self._send(socket, event, data)
+
+    def _ready(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [
+                {"id": GUILD_ID, "unavailable": True},
+                {"id": GUILD_B_ID, "unavailable": True},
+            ],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": APP_ID, "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+        }
+
+    def _guild(self, guild_id: str = GUILD_ID, channel_id: str = CHANNEL_ID) -> dict[str, Any]:
+        everyone = {
+            "id": guild_id,
+            "name": "@everyone",
+            "permissions": "2248473465835073",
+            "position": 0,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+        channel = {
+            "id": channel_id,
+            "type": 0,
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "guild_id": guild_id,
+            "nsfw": False,
+        }
+        threads = (
+            [self._thread(THREAD_ID, "questions"), self._thread(PRIVATE_THREAD_ID, "staff", 12)]
+            if guild_id == GUILD_ID
+            else []
+        )
+        member = {
+            "user": BOT_USER,
+            "roles": [],
+            "joined_at": TIMESTAMP,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        }
+        return {
+            "id": guild_id,
+            "name": "Test server" if guild_id == GUILD_ID else "Other server",
+            "icon": None,
+            "owner_id": USER_ID,
+            "roles": [everyone],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "channels": [channel],
+            "threads": threads,
+            "members": [member],
+            "member_count": 2,
+            "presences": [],
+            "voice_states": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "large": False,
+            "unavailable": False,
+            "joined_at": TIMESTAMP,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "system_channel_flags": 0,
+            "premium_progress_bar_enabled": False,
+        }
+
+    def _thread(self, thread_id: str, name: str, kind: int = 11) -> dict[str, Any]:
+        """A public (type 11) or private (type 12) thread in the test server's channel."""
+        return {
+            "id": thread_id,
+            "type": kind,
+            "guild_id": GUILD_ID,
+            "parent_id": CHANNEL_ID,
+            "owner_id": APP_ID,
+            "name": name,
+            "last_message_id": None,
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "total_message_sent": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": TIMESTAMP,
+                "locked": False,
+                "create_timestamp": TIMESTAMP,
+            },
+        }
+
+    # -- CDN -----------------------------------------------------------------------------
+    def attachment(
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str = "text/plain",
+        *,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """Serve bytes as an uploaded attachment; return its object for `resolved.attachments`."""
+        attachment_id = self.snowflake()
+        path = f"/attachments/{CHANNEL_ID}/{attachment_id}/{filename}"
+        self.cdn[path] = (data, content_type)
+        url = f"http://127.0.0.1:{self.port}{path}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        if request.path in self.redirects:
+            raise web.HTTPFound(self.redirects[request.path])
+        found = self.cdn.get(request.path)
+        if found is None:
+            return web.Response(status=404)
+        data, content_type = found
+        return web.Response(body=data, headers={"Content-Type": content_type})
+
+    # -- REST ----------------------------------------------------------------------------
+    @staticmethod
+    def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+        # discord.py only parses bodies whose content type is exactly application/json.
+        return web.Response(
+            status=status,
+            body=json.dumps(data).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+
+    def _rate_limited(self, key: str) -> web.Response | None:
+        left = self.rate_limits.get(key, 0)
+        if left <= 0:
+            return None
+        self.rate_limits[key] = left - 1
+        headers = {
+            "Via": "1.1 google",  # without it discord.py takes a 429 for a Cloudflare ban
+            "Retry-After": "0.3",
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": "0.3",
+            "X-RateLimit-Bucket": "fake-bucket",
+            "X-RateLimit-Scope": "user",
+        }
+        body = {"message": "You are being rate limited.", "retry_after": 0.3, "global": False}
+        return self._json(body, 429, headers)
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        files: dict[str, bytes] = {}
+        content_type = request.headers.get("Content-Type", "")
+        if request.can_read_body:
+            if content_type.startswith("multipart/"):
+                reader = await request.multipart()
+                async for part in reader:
+                    name = getattr(part, "name", None)
+                    if name == "payload_json":
+                        body = json.loads(await part.text())  # type: ignore[union-attr]
+                    elif name:
+                        files[name] = bytes(await part.read())  # type: ignore[union-attr]
+            else:
+                raw = await request.read()
+                body = json.loads(raw) if raw else None
+        recorded = Recorded(
+            request.method, path, dict(request.query), body, time.monotonic(), content_type
+        )
+        recorded.files = files
+        async with self.changed:
+            self.requests.append(recorded)
+            self.changed.notify_all()
+        if request.method in ("POST", "PUT", "PATCH"):
+            media = "multipart/form-data" if content_type.startswith("multipart/") else None
+            self.spec_errors.extend(
+                self.validator.errors(request.method, path, body, media=media, files=files)
+            )
+        limited = self._rate_limited(f"{request.method} {path.split('/')[1]}")
+        if limited is not None:
+            return limited
+        response = self._reply(request.method, path, request.query, body)
+        if response.body and response.content_type == "application/json":
+            recorded.response = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        return response
+
+    def _message(self, body: dict[str, Any] | None, channel_id: str) -> dict[str, Any]:
+        body = body or {}
+        return {
+            "id": self.snowflake(),
+            "channel_id": channel_id,
+            "author": BOT_USER,
+            "content": body.get("content") or "",
+            "timestamp": TIMESTAMP,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": body.get("flags") or 0,
+            "components": body.get("components") or [],
+        }
+
+    def _reply(self, method: str, path: str, query: Any, body: Any) -> web.Response:
+        parts = path.strip("/").split("/")
+        if path == "/users/@me":
+            return self._json(BOT_USER)
+        if path == "/oauth2/applications/@me":
+            return self._json(
+                {
+                    "id": APP_ID,
+                    "name": "Verbatim",
+                    "icon": None,
+                    "description": "",
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "verify_key": "0" * 64,
+                    "flags": 0,
+                    "owner": USER,
+                    "team": None,
+                    "summary": "",
+                    "bot": BOT_USER,
+                }
+            )
+        if path in ("/gateway", "/gateway/bot"):
+            return self._json(
+                {
+                    "url": self.gateway_url,
+                    "shards": 1,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 1000,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            )
+        if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
+            # Discord answers with every command's description, "" for context menus.
+            commands = [
+                {"description": "", **c, "id": self.snowflake(), "application_id": APP_ID}
+                | {"version": "1"}
+                for c in body or []
+            ]
+            return self._json(commands)
+        if parts[0] == "applications" and parts[-1] == "commands":
+            return self._json([])
+        if parts[0] == "interactions" and parts[-1] == "callback":
+            if query.get("with_response") not in ("1", "true"):
+                return web.Response(status=204)
+            response_type = (body or {}).get("type")
+            data = (body or {}).get("data") or {}
+            result: dict[str, Any] = {
+                "interaction": {
+                    "id": parts[1],
+                    "type": 2,
+                    "response_message_loading": response_type == 5,
+                    "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
+                }
+            }
+            if response_type in (4, 5, 7):
+                message = self._message(data, CHANNEL_ID)
+                result["interaction"]["response_message_id"] = message["id"]
+                result["resource"] = {"type": response_type, "message": message}
+            else:
+                result["resource"] = {"type": response_type}
+            return self._json(result)
+        if parts[0] == "webhooks":
+            if method == "DELETE":
+                return web.Response(status=204)
+            return self._json(self._message(body, CHANNEL_ID))
+        if parts[0] == "channels" and parts[-1] == "typing":
+            return web.Response(status=204)
+        if parts[0] == "channels" and parts[-1] == "threads" and method == "POST":
+            thread = self._thread(self.snowflake(), (body or {}).get("name") or "thread")
+            thread["id"] = parts[3]  # a thread started from a message takes the message's id
+            self.threads[thread["id"]] = thread
+            return self._json(thread, 201)
+        if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
+            return self._json(self._message(body, parts[1]))
+        return self._json({"message": "404: Not Found", "code": 0}, 404)
+
+    # -- helpers for tests ---------------------------------------------------------------
+    async def wait_for(self, predicate: Any, timeout: float = 30.0) -> list[Recorded]:
+        """Wait until the recorded requests satisfy a predicate; return the matching ones."""
+
+        async def matched() -> list[Recorded]:
+            async with self.changed:
+                while True:
+                    found = [r for r in self.requests if predicate(r)]
+                    if found:
+                        return found
+                    await self.changed.wait()
+
+        return await asyncio.wait_for(matched(), timeout)
+
+    def interaction(
+        self,
+        name: str,
+        options: list[dict[str, Any]] | None = None,
+        *,
+        user: dict[str, Any] | None = None,
+        guild_id: str = GUILD_ID,
+        permissions: str = MEMBER_PERMISSIONS,
+        resolved: dict[str, Any] | None = None,
+        kind: int = 2,
+    ) -> dict[str, Any]:
+        """Build an INTERACTION_CREATE payload for a slash command (or autocomplete: kind 4)."""
+        channel_id = CHANNEL_ID if guild_id == GUILD_ID else CHANNEL_B_ID
+        data: dict[str, Any] = {"id": self.snowflake(), "name": name, "type": 1}
+        data["options"] = options or []
+        if resolved:
+            data["resolved"] = resolved
+        return {
+            "id": self.snowflake(),
+            "application_id": APP_ID,
+            "type": kind,
+            "token": f"token-{self.snowflake()}",
+            "version": 1,
+            "data": data,
+            "guild_id": guild_id,
+            "channel_id": channel_id,
+            "channel": {
+                "id": channel_id,
+                "type": 0,
+                "guild_id": guild_id,
+                "name": "general",
+                "permissions": permissions,
+            },
+            "member": {
+                "user": user or USER,
+                "roles": [],
+                "joined_at": TIMESTAMP,
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                # The member's permissions in the channel, resolved by Discord.
+                "permissions": permissions,
+            },
+            "app_permissions": MEMBER_PERMISSIONS,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": guild_id},
+            "context": 0,
+            "attachment_size_limit": 26214400,
+        }
+
+    def context_menu(
+        self, name: str, target: dict[str, Any], *, user: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Build a message context-menu interaction (command type 3) on a target message."""
+        payload = self.interaction(name, user=user)
+        payload["data"] = {
+            "id": self.snowflake(),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        return payload
+
+    def message(
+        self,
+        content: str,
+        *,
+        mentions_bot: bool = True,
+        dm: bool = False,
+        channel_id: str = CHANNEL_ID,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Build a MESSAGE_CREATE payload from the test user."""
+        data: dict[str, Any] = {
+            "id": self.snowflake(),
+            "channel_id": DM_CHANNEL_ID if dm else channel_id,
+            "author": USER,
+            "content": content,
+            "timestamp": TIMESTAMP,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [BOT_USER] if mentions_bot else [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "components": [],
+        }
+        if not dm:
+            data["guild_id"] = GUILD_ID
+            data["member"] = {
+                "roles": [],
+                "joined_at": TIMESTAMP,
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            }
+        return {**data, **(extra or {})}

@@ -1,0 +1,45 @@
+"""Each server's map holds its own documents' links (and the shared ones when visible)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from index import Engine, EngineSettings
+from index.corpus.ingest import prepare
+from index.library import Library
+from tests.support.hashing_encoder import HashingEncoder
+
+SHARED = "General Mark Milley spoke with Admiral Tony Radakin on Monday."
+OWN = b"Prime Minister Anna Kowalczyk met Chancellor Dieter Brandt in Warsaw on Tuesday."
+OTHER = b"Foreign Minister Tomas Herrera spoke with Ines Duarte on Friday."
+
+
+def names(engine: Engine) -> set[str]:
+    return {node.name for node in engine.relations().graph.nodes}
+
+
+def test_servers_see_their_own_links_and_the_shared_ones(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "generals.txt").write_text(SHARED)
+    settings = EngineSettings(corpus_dir=tmp_path / "shared", index_dir=tmp_path / "shared-index")
+    shared = Engine.open(settings, encoder=HashingEncoder())
+    library = Library(shared, tmp_path / "data")
+    library.add(1, prepare(OWN, title="Warsaw"), added_by="admin#1")
+    library.add(2, prepare(OTHER, title="Lisbon"), added_by="admin#2")
+    assert names(library.engine_for(1)) == {
+        "Anna Kowalczyk",
+        "Dieter Brandt",
+        "Mark Milley",
+        "Tony Radakin",
+    }
+    assert names(library.engine_for(2)) == {
+        "Tomas Herrera",
+        "Ines Duarte",
+        "Mark Milley",
+        "Tony Radakin",
+    }
+    assert names(library.engine_for(None)) == {"Mark Milley", "Tony Radakin"}
+    hidden = Library(shared, tmp_path / "data", shared_visible=False)
+    assert names(hidden.engine_for(1)) == {"Anna Kowalczyk", "Dieter Brandt"}
+    routed = library.engine_for(2).relations_for_question("Who did Kowalczyk meet?")
+    assert routed is not None and not routed.answered  # another server's person is unknown here
