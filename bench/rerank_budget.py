@@ -67,8 +67,8 @@ def score_cases(engine: Engine, ids: dict[str, str], questions: list[dict[str, s
         hits = searcher.search(text)
         wanted = question_terms(text, searcher.term_weights)
         scored = []
-        for candidate in passage_candidates(searcher, hits, text, wanted)[:PASSAGES]:
-            order = best_sentences(searcher, hits, candidate, len(candidate.item.sentences))
+        for candidate in passage_candidates(searcher.backend, hits, text, wanted)[:PASSAGES]:
+            order = best_sentences(searcher.backend, hits, candidate, len(candidate.item.sentences))
             judged = [judged_sentence(candidate.item, index) for index in order]
             probabilities = engine.verifier.score(text, judged).tolist()
             pid = ids[candidate.item.document.doc_id]

@@ -69,7 +69,7 @@ def raw_encode_rate(engine: Engine, encoder: SentenceEncoder, sample: int) -> fl
     """Texts per second for model.encode alone, on a sample of the very texts the index embeds."""
     texts = [
         t
-        for item in engine.searcher.index.documents
+        for item in engine.searcher.backend.documents
         for t in unit_texts(item.document, item.windows, DEFAULT_PARAMS)
     ]
     chosen = random.Random(0).sample(texts, min(sample, len(texts)))

@@ -84,7 +84,7 @@ def phase_index(folder: Path) -> dict[str, Any]:
         "ready_seconds": ready,
         "index_seconds": seconds,
         "embedded": encoder.embedded,
-        "dense": engine.searcher.index.dense_kind.kind,
+        "dense": engine.searcher.backend.describe()["dense"],
         "index_rss_mib": _peak_rss_mib(),
     }
 

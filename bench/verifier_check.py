@@ -28,7 +28,7 @@ from index.answering.verifier.model import BUNDLED_VERIFIER, Judged, Verifier
 from index.results import Answer
 from index.retrieval.encoder import SentenceEncoder
 from index.settings import PRECISIONS
-from index.storage.local.store import IndexedDocument
+from index.storage.base import IndexedDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "vcheck"
@@ -48,7 +48,7 @@ def document_sentences(item: IndexedDocument) -> list[Judged]:
 def abstain_dev(engine: Engine, pids: dict[str, str]) -> dict[str, float]:
     """Balanced accuracy at the card's threshold, AUROC and the best of any threshold."""
     cases = read_jsonl(SHARED_EVAL / "squad" / "abstain_dev.jsonl")
-    by_pid = {pids[item.document.doc_id]: item for item in engine.searcher.index.documents}
+    by_pid = {pids[item.document.doc_id]: item for item in engine.searcher.backend.documents}
     verifier = engine.verifier
     assert verifier is not None
     abstained, score, gold, should = [], [], [], []

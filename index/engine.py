@@ -15,22 +15,17 @@ from index.answering.relevance import ANSWER_THRESHOLD, question_terms
 from index.answering.summaries import summarise
 from index.answering.verifier.model import Verifier, load_verifier
 from index.corpus.documents import Corpus, CorpusProblem, Document, load_corpus
-from index.errors import ConfigError, IndexProblem, QuestionError
+from index.errors import ConfigError, QuestionError
 from index.relations.graph import RelationGraph, Relations, query_relations, sync_relations
 from index.relations.questions import relations_for_question
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.retrieval.encoder import Encoder, Progress, ProgressEncoder, SentenceEncoder
 from index.retrieval.fusion import HybridSearcher
 from index.settings import EngineSettings, load_settings
-from index.storage.local.store import (
-    StoredIndex,
-    SyncReport,
-    load_index,
-    record_verifier,
-    update_index,
-)
+from index.storage.base import Store, StoreView, SyncReport
+from index.storage.factory import open_store
 from index.text.listing import capped_list
-from index.text.windows import DEFAULT_PARAMS, Sentence
+from index.text.windows import Sentence
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +54,7 @@ class _RelationsSource:
 class Engine:
     """Answers questions about a corpus with verbatim quotes."""
 
-    searcher: HybridSearcher
+    searcher: HybridSearcher[StoreView]
     problems: list[CorpusProblem]
     last_sync: SyncReport
     _relations: _RelationsSource
@@ -69,6 +64,7 @@ class Engine:
         settings: EngineSettings,
         encoder: Encoder,
         *,
+        store: Store | None = None,
         verifier: Verifier | None = None,
         show_progress: bool = False,
         prune: bool = False,
@@ -76,6 +72,7 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.encoder = encoder
+        self.store = store or open_store(settings, encoder.model_id)
         self.verifier = verifier
         self._lock = threading.Lock()
         self.reindex(show_progress=show_progress, prune=prune, must_save=must_save)
@@ -120,16 +117,11 @@ class Engine:
             )
         return load_corpus(folder, known)
 
-    def _stored(self) -> StoredIndex | None:
-        """Return the index being served, or else the one on disk, if either can be read."""
+    def _stored(self) -> StoreView | None:
+        """Return the generation being served, or else the stored one, if either can be read."""
         if hasattr(self, "searcher"):
-            return self.searcher.index
-        try:
-            return load_index(
-                self.settings.index_dir, model_id=self.encoder.model_id, params=DEFAULT_PARAMS
-            )
-        except (OSError, IndexProblem):
-            return None
+            return self.searcher.backend
+        return self.store.view()
 
     def reindex(
         self,
@@ -158,22 +150,20 @@ class Engine:
             time.perf_counter() - started,
         )
         encoder = ProgressEncoder(self.encoder, progress) if progress else self.encoder
-        index, report = update_index(
-            self.settings.index_dir,
+        view, report = self.store.sync(
             corpus.documents,
             encoder,
             prune=prune,
-            lock_timeout=self.settings.lock_timeout,
             show_progress=show_progress,
             must_save=must_save,
-            hnsw_min_rows=self.settings.hnsw_min_rows,
-            stored=stored if stored is not None and not hasattr(self, "searcher") else None,
+            # What is served may be older than what another writer has stored since.
+            current=stored if not hasattr(self, "searcher") else None,
         )
         if self.verifier is not None:
-            record_verifier(self.settings.index_dir, self.verifier.folder, self.verifier.sha256)
-        searcher = HybridSearcher(index, self.encoder)
-        documents = [item.document for item in index.documents]
-        sentences = {item.document.doc_id: item.sentences for item in index.documents}
+            self.store.note_verifier(self.verifier.folder, self.verifier.sha256)
+        searcher = HybridSearcher(view, self.encoder)
+        documents = [item.document for item in view.documents]
+        sentences = {item.document.doc_id: item.sentences for item in view.documents}
         relations = _RelationsSource(self.settings.index_dir, documents, sentences)
         if report.embedded:
             # New documents are read for who-spoke-with-whom in the background, so questions
@@ -197,18 +187,19 @@ class Engine:
         searcher = self.searcher
         if searcher.size == 0:
             return Answer(text, False, [], [], "The corpus is empty: add documents and re-index.")
+        view = searcher.backend
         wanted = question_terms(text, searcher.term_weights)
         hits = searcher.search(text)
-        candidates = passage_candidates(searcher, hits, text, wanted)
+        candidates = passage_candidates(view, hits, text, wanted)
         limit = max_quotes or self.settings.max_quotes
         if self.verifier is None:
-            quotes, more = select_quotes(searcher, hits, candidates, wanted, limit)
+            quotes, more = select_quotes(view, hits, candidates, wanted, limit)
             return (
                 Answer(text, True, quotes, more)
                 if quotes
                 else Answer(text, False, [], [], NOT_FOUND)
             )
-        verdicts = verify(searcher, hits, candidates, text, self.verifier)
+        verdicts = verify(view, hits, candidates, text, self.verifier)
         quotes, more = verified_quotes(verdicts, self.verifier.threshold, limit)
         if not quotes:
             return Answer(text, False, [], [], NOT_FOUND, tuple(closest_quotes(verdicts)))
@@ -228,10 +219,10 @@ class Engine:
         searcher = self.searcher
         wanted = question_terms(text, searcher.term_weights)
         hits = searcher.search(text, mode=mode, depth=depth)
-        candidates = passage_candidates(searcher, hits, text, wanted, limit=max(k, 12))
+        candidates = passage_candidates(searcher.backend, hits, text, wanted, limit=max(k, 12))
         relevance = {id(c): c.evidence.relevance for c in candidates}
         if rerank and self.verifier is not None:
-            verdicts = verify(searcher, hits, candidates, text, self.verifier)
+            verdicts = verify(searcher.backend, hits, candidates, text, self.verifier)
             relevance.update({id(v.candidate): v.probability for v in verdicts})
             candidates = reranked(verdicts, candidates)
         return [
@@ -259,13 +250,13 @@ class Engine:
             hits = searcher.search(topic_text)
             candidates = [
                 c
-                for c in passage_candidates(searcher, hits, topic_text, wanted)
-                if int(searcher.doc_of_row[c.best_row]) in positions
+                for c in passage_candidates(searcher.backend, hits, topic_text, wanted)
+                if searcher.backend.place(c.best_row).position in positions
             ]
             if not candidates or candidates[0].evidence.relevance < ANSWER_THRESHOLD:
                 where = f"'{document}'" if document else "the documents"
                 return Summary(document, topic_text, [], False, f"{where} say nothing about that.")
-        quotes = summarise(searcher, positions, count, hits)
+        quotes = summarise(searcher.backend, positions, count, hits)
         return Summary(
             document, topic_text, quotes, bool(quotes), "" if quotes else "Nothing to summarise."
         )
@@ -275,7 +266,7 @@ class Engine:
         doc_id = None
         if document:
             position = self._document_positions(document)[0]
-            doc_id = self.searcher.index.documents[position].document.doc_id
+            doc_id = self.searcher.backend.documents[position].document.doc_id
         return query_relations(self.graph, person=person, document=doc_id)
 
     def relations_for_question(self, question: str) -> Relations | None:
@@ -284,7 +275,7 @@ class Engine:
         return relations_for_question(self.graph, text)
 
     def _document_positions(self, document: str | None) -> list[int]:
-        items = self.searcher.index.documents
+        items = self.searcher.backend.documents
         if document is None:
             return list(range(len(items)))
         wanted = document.strip().casefold()
@@ -306,5 +297,5 @@ class Engine:
                 source_url=item.document.source_url,
                 date=item.document.date,
             )
-            for item in self.searcher.index.documents
+            for item in self.searcher.backend.documents
         ]

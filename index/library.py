@@ -29,7 +29,7 @@ from index.engine import Engine
 from index.errors import IndexWriteError, LibraryError, StorageError
 from index.retrieval.encoder import Encoder, Progress
 from index.settings import EngineSettings
-from index.storage.local.store import SyncReport
+from index.storage.base import SyncReport
 
 log = logging.getLogger(__name__)
 AUDIT_LOG = "audit.jsonl"
@@ -77,7 +77,7 @@ class GuildEngine(Engine):
         own = super().load_documents(known)
         if self.shared is None:
             return own
-        shared = [item.document for item in self.shared.searcher.index.documents]
+        shared = [item.document for item in self.shared.searcher.backend.documents]
         return Corpus(shared + own.documents, own.problems)
 
 

@@ -17,8 +17,8 @@ from index.answering.attribution import (
 from index.answering.quotes import MORE_QUOTES, Candidate, DistinctQuotes, make_quote
 from index.answering.verifier.model import Judged, Verifier
 from index.results import Quote
-from index.retrieval.fusion import Hits, HybridSearcher
-from index.storage.local.store import IndexedDocument
+from index.retrieval.fusion import Hits
+from index.storage.base import IndexedDocument, StoreView
 
 # The verifier reads the best few sentences only, so its cost stays bounded on any corpus:
 # two of each of the four best passages, one of the next six. Reading ten passages lets the
@@ -76,12 +76,10 @@ def meets(needs: Needs, people_named: bool, item: Judged) -> bool:
     return needs.speaker is None or reports_words_of(needs.speaker, item.sentence, item.before)
 
 
-def best_sentences(
-    searcher: HybridSearcher, hits: Hits, candidate: Candidate, count: int
-) -> list[int]:
+def best_sentences(view: StoreView, hits: Hits, candidate: Candidate, count: int) -> list[int]:
     """Return the paragraph's sentences whose windows ranked best for the question."""
     item = candidate.item
-    first = candidate.best_row - int(searcher.sentence_of_row[candidate.best_row])
+    first = candidate.best_row - view.place(candidate.best_row).sentence
     inside = item.in_paragraph(candidate.paragraph)
     fused = hits.fused_at(np.arange(first + inside.start, first + inside.stop))
     # Best window first; ties keep the sentences' order.
@@ -90,7 +88,7 @@ def best_sentences(
 
 
 def verify(
-    searcher: HybridSearcher,
+    view: StoreView,
     hits: Hits,
     candidates: list[Candidate],
     question: str,
@@ -102,7 +100,7 @@ def verify(
     sentences: list[int] = []
     budget = zip(leading, SENTENCES_PER_PASSAGE, strict=False)  # there may be fewer passages
     for position, (candidate, count) in enumerate(budget):
-        for index in best_sentences(searcher, hits, candidate, count):
+        for index in best_sentences(view, hits, candidate, count):
             owners.append(position)
             sentences.append(index)
     judged = [judged_sentence(leading[o].item, s) for o, s in zip(owners, sentences, strict=True)]

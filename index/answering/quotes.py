@@ -8,8 +8,8 @@ import numpy as np
 
 from index.answering.relevance import ANSWER_THRESHOLD, Evidence, QuestionTerms, coverage, judge
 from index.results import Highlight, Quote
-from index.retrieval.fusion import Hits, HybridSearcher
-from index.storage.local.store import IndexedDocument
+from index.retrieval.fusion import Hits
+from index.storage.base import IndexedDocument, StoreView
 from index.text.analyser import terms
 
 MAX_QUOTE_CHARS = 700
@@ -33,7 +33,7 @@ class Candidate(NamedTuple):
 
 
 def passage_candidates(
-    searcher: HybridSearcher,
+    view: StoreView,
     hits: Hits,
     question: str,
     wanted: QuestionTerms,
@@ -46,9 +46,10 @@ def passage_candidates(
     candidates = []
     for position in range(depth):
         row = int(hits.rows[position])
-        item = searcher.index.documents[int(searcher.doc_of_row[row])]
-        sentence = item.sentences[int(searcher.sentence_of_row[row])]
-        key = (int(searcher.doc_of_row[row]), sentence.paragraph)
+        place = view.place(row)
+        item = place.item
+        sentence = item.sentences[place.sentence]
+        key = (place.position, sentence.paragraph)
         if key in seen:
             continue
         seen.add(key)
@@ -63,15 +64,14 @@ def passage_candidates(
     return candidates
 
 
-def _highlight(
-    searcher: HybridSearcher, hits: Hits, candidate: Candidate, wanted: QuestionTerms
-) -> int:
+def _highlight(view: StoreView, hits: Hits, candidate: Candidate, wanted: QuestionTerms) -> int:
     """Pick the sentence (index in the document) that best answers within the paragraph."""
     item = candidate.item
-    first = candidate.best_row - int(searcher.sentence_of_row[candidate.best_row])
+    own = view.place(candidate.best_row).sentence
+    first = candidate.best_row - own
     inside = item.in_paragraph(candidate.paragraph)
     fused = hits.fused_at(np.arange(first + inside.start, first + inside.stop))
-    best, best_score = int(searcher.sentence_of_row[candidate.best_row]), -np.inf
+    best, best_score = own, -np.inf
     for index, window_score in zip(inside, fused.tolist(), strict=True):
         sentence = item.sentences[index]
         own_words = set(terms(item.document.text[sentence.start : sentence.end]))
@@ -147,7 +147,7 @@ class DistinctQuotes:
 
 
 def select_quotes(
-    searcher: HybridSearcher,
+    view: StoreView,
     hits: Hits,
     candidates: list[Candidate],
     wanted: QuestionTerms,
@@ -163,7 +163,7 @@ def select_quotes(
     for candidate in candidates:
         if candidate.evidence.relevance < ANSWER_THRESHOLD:
             continue
-        highlight = _highlight(searcher, hits, candidate, wanted)
+        highlight = _highlight(view, hits, candidate, wanted)
         quote = make_quote(candidate, highlight, candidate.evidence.relevance)
         if not distinct.admit(quote):
             continue

@@ -8,7 +8,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from index.results import Highlight, Quote
-from index.retrieval.fusion import Hits, HybridSearcher, standardise
+from index.retrieval.fusion import Hits, standardise
+from index.storage.base import StoreView
 from index.text.analyser import terms
 
 # Standard deviations of score given up per unit of cosine to an already chosen sentence.
@@ -18,9 +19,9 @@ CLOSENESS_WEIGHT = 0.2
 MAX_SUMMARY_ROWS = 20_000
 
 
-def _rows_of(searcher: HybridSearcher, documents: list[int]) -> NDArray[np.int64]:
+def _rows_of(view: StoreView, documents: list[int]) -> NDArray[np.int64]:
     """Return the documents' rows in order, evenly thinned to at most `MAX_SUMMARY_ROWS`."""
-    items = searcher.index.documents
+    items = view.documents
     ranges = [np.arange(items[d].first_row, items[d].rows.stop) for d in sorted(documents)]
     rows = np.concatenate(ranges).astype(np.int64) if ranges else np.zeros(0, dtype=np.int64)
     if rows.size > MAX_SUMMARY_ROWS:
@@ -30,19 +31,9 @@ def _rows_of(searcher: HybridSearcher, documents: list[int]) -> NDArray[np.int64
     return rows
 
 
-def _vectors(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.float32]:
-    return searcher.vectors_at(rows)
-
-
-def _sentence_text(searcher: HybridSearcher, row: int) -> str:
-    item = searcher.index.documents[int(searcher.doc_of_row[row])]
-    sentence = item.sentences[int(searcher.sentence_of_row[row])]
-    return item.document.text[sentence.start : sentence.end]
-
-
-def salience(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+def salience(view: StoreView, rows: NDArray[np.int64]) -> NDArray[np.float32]:
     """Score sentences by how many of the text's recurring words (its subject) they carry."""
-    words = [set(terms(_sentence_text(searcher, int(row)))) for row in rows]
+    words = [set(terms(view.place(int(row)).text)) for row in rows]
     frequency = Counter(term for sentence in words for term in sentence)
     # Words that recur are what the text is about (names, the key event); one-offs are detail.
     scores = [
@@ -53,18 +44,18 @@ def salience(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.fl
     return np.asarray(scores, dtype=np.float32)
 
 
-def centrality(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+def centrality(view: StoreView, rows: NDArray[np.int64]) -> NDArray[np.float32]:
     """Score rows as a summary would pick them: salient words, meaning near the centre, and lead."""
-    vectors = _vectors(searcher, rows)
+    vectors = view.vectors_at(rows)
     centre = vectors.mean(axis=0)
     centre /= np.linalg.norm(centre) or 1.0
     # The title heads every window, so closeness to the centre mostly measures the title's topic;
     # it only breaks ties between equally salient sentences.
     closeness = vectors @ centre
-    position = searcher.sentence_of_row[rows].astype(np.float32)
-    count = np.maximum(1, np.bincount(searcher.doc_of_row[rows]).max())
+    position = view.sentence_positions(rows).astype(np.float32)
+    count = np.maximum(1, np.bincount(view.document_positions(rows)).max())
     scores = (
-        standardise(salience(searcher, rows))
+        standardise(salience(view, rows))
         + CLOSENESS_WEIGHT * standardise(closeness)
         + LEAD_BONUS * (1 - position / count)
     )
@@ -72,10 +63,10 @@ def centrality(searcher: HybridSearcher, rows: NDArray[np.int64]) -> NDArray[np.
 
 
 def pick_diverse(
-    searcher: HybridSearcher, rows: NDArray[np.int64], scores: NDArray[np.float32], count: int
+    view: StoreView, rows: NDArray[np.int64], scores: NDArray[np.float32], count: int
 ) -> list[int]:
     """Choose up to `count` rows greedily, trading score against similarity to those chosen."""
-    vectors = _vectors(searcher, rows)
+    vectors = view.vectors_at(rows)
     chosen: list[int] = []
     available = np.ones(len(rows), dtype=bool)
     while len(chosen) < min(count, len(rows)):
@@ -89,11 +80,11 @@ def pick_diverse(
     return [int(rows[i]) for i in chosen]
 
 
-def sentence_quote(searcher: HybridSearcher, row: int, relevance: float) -> Quote:
+def sentence_quote(view: StoreView, row: int, relevance: float) -> Quote:
     """Quote one indexed sentence, whole, as its own highlight."""
-    item = searcher.index.documents[int(searcher.doc_of_row[row])]
-    sentence = item.sentences[int(searcher.sentence_of_row[row])]
-    document = item.document
+    place = view.place(row)
+    sentence = place.item.sentences[place.sentence]
+    document = place.item.document
     return Quote(
         document=document.doc_id,
         title=document.title,
@@ -108,25 +99,25 @@ def sentence_quote(searcher: HybridSearcher, row: int, relevance: float) -> Quot
 
 
 def summarise(
-    searcher: HybridSearcher,
+    view: StoreView,
     documents: list[int],
     length: int,
     topic_hits: Hits | None = None,
 ) -> list[Quote]:
     """Return `length` sentences of the documents (on the topic, when hits are given), in order."""
-    rows = _rows_of(searcher, documents)
+    rows = _rows_of(view, documents)
     if rows.size == 0:
         return []
     if topic_hits is None:
-        scores = centrality(searcher, rows)
+        scores = centrality(view, rows)
     else:
         scores = standardise(topic_hits.fused_at(rows).astype(np.float32))
-    picked = pick_diverse(searcher, rows, scores, length)
+    picked = pick_diverse(view, rows, scores, length)
     relevance = {int(r): float(s) for r, s in zip(rows, scores, strict=True)}
     top = max(relevance[r] for r in picked)
     bottom = min(relevance.values())
     # Rows run in document order, so sorting them keeps the summary in reading order.
     return [
-        sentence_quote(searcher, row, (relevance[row] - bottom) / ((top - bottom) or 1.0))
+        sentence_quote(view, row, (relevance[row] - bottom) / ((top - bottom) or 1.0))
         for row in sorted(picked)
     ]

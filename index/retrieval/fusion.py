@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from index.retrieval.backend import LocalBackend, SearchBackend, TermStatistics
+from index.retrieval.backend import SearchBackend, TermStatistics
 from index.retrieval.encoder import Encoder
 from index.retrieval.ranked import Ranked, Rows, Scores
-from index.storage.local.store import StoredIndex
 from index.text.analyser import terms
 
 # Measured on SQuAD dev (docs/benchmarks.md): a weighted blend of standardised scores
@@ -24,6 +24,8 @@ STATS_DEPTH = 100
 DENSE_DEPTH = 400
 KEYWORD_DEPTH = 400
 QUERY_CACHE_SIZE = 512
+# The store's own view type, so that callers keep its row-to-document calls.
+B = TypeVar("B", bound=SearchBackend)
 
 
 class Standard:
@@ -122,24 +124,18 @@ class Query:
         return Hits(rows[order], fused[order], dense[order], keyword[order], self)
 
 
-class HybridSearcher:
+class HybridSearcher(Generic[B]):
     """Find a query's best rows with dense and keyword retrieval, without touching every row."""
 
-    def __init__(self, index: StoredIndex, encoder: Encoder) -> None:
-        self.index = index
+    def __init__(self, backend: B, encoder: Encoder) -> None:
+        self.backend = backend
         self.encoder = encoder
-        self.backend: SearchBackend = LocalBackend(index)
         self._query_cache: dict[str, NDArray[np.float32]] = {}
         self._cache_lock = threading.Lock()
-        # Two small arrays (8 bytes a row) instead of a Python object per row.
-        counts = [len(item.sentences) for item in index.documents]
-        self.doc_of_row = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
-        firsts = np.repeat([item.first_row for item in index.documents], counts)
-        self.sentence_of_row = (np.arange(self.size) - firsts).astype(np.int32)
 
     @property
     def size(self) -> int:
-        return self.index.size
+        return self.backend.size
 
     @property
     def term_weights(self) -> TermStatistics:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -103,3 +104,10 @@ def unit_texts(
     # A title header gives every window the document's context (contextual chunk headers).
     header = f"{document.title}\n" if params.title_prefix else ""
     return [header + document.text[start:end] for start, end in windows]
+
+
+def paragraph_range(sentences: Sequence[Sentence], paragraph: int) -> range:
+    """Return the indexes of the sentences in a paragraph (sentences run in paragraph order)."""
+    lo = bisect.bisect_left(sentences, paragraph, key=lambda s: s.paragraph)
+    hi = bisect.bisect_right(sentences, paragraph, key=lambda s: s.paragraph)
+    return range(lo, hi)

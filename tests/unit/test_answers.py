@@ -47,7 +47,7 @@ def test_who_spoke_with_whom_surfaces_every_reported_conversation(engine: Engine
 def test_quotes_carry_citations_and_a_highlighted_sentence(engine: Engine) -> None:
     answer = engine.ask("What did Mr. Stoltenberg say on Twitter?")
     quote = answer.quotes[0]
-    document = engine.searcher.index.documents[0].document
+    document = engine.searcher.backend.documents[0].document
     assert quote.text == document.text[quote.start : quote.end]
     assert quote.title == document.title and quote.paragraph == 9
     highlighted = document.text[quote.highlight.start : quote.highlight.end]
@@ -83,7 +83,7 @@ def test_summary_keeps_document_order_and_length(engine: Engine) -> None:
 def test_topic_summary_stays_on_topic(engine: Engine) -> None:
     summary = engine.summary(topic="Gerasimov", length=2)
     assert summary.answered
-    document = engine.searcher.index.documents[0].document
+    document = engine.searcher.backend.documents[0].document
     for quote in summary.quotes:
         start, end = document.paragraphs[quote.paragraph - 1]
         assert "Gerasimov" in document.text[start:end]

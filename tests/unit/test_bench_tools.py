@@ -38,7 +38,7 @@ def test_judged_sentences_take_neighbours_from_their_own_paragraph_only(tmp_path
         "The ferry left at noon. It carried forty cars.\n\nThe bridge opened in May. Tolls ended."
     )
     engine = one_text_engine(tmp_path, "harbour.txt", text)
-    item = engine.searcher.index.documents[0]
+    item = engine.searcher.backend.documents[0]
     first_of_second = next(i for i, s in enumerate(item.sentences) if s.paragraph == 2)
     judged = judged_sentence(item, first_of_second)
     assert judged.sentence == "The bridge opened in May."

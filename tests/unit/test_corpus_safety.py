@@ -53,7 +53,7 @@ def test_utf16_with_bom_and_latin1_files_are_indexed_with_exact_offsets(tmp_path
     engine = Engine.open(
         EngineSettings(corpus_dir=corpus, index_dir=tmp_path / "index"), encoder=HashingEncoder()
     )
-    for item in engine.searcher.index.documents:
+    for item in engine.searcher.backend.documents:
         for sentence in item.sentences:
             assert item.document.text[sentence.start : sentence.end].strip()
     answer = engine.ask("Where is the café of Müller?")

@@ -14,15 +14,17 @@ from pathlib import Path
 import faiss
 import pytest
 
+import index.storage.local.files as files
 import index.storage.local.store as store
 from index import ConfigError, Engine, EngineSettings
 from index.corpus import checksums
 from index.retrieval.encoder import Vectors
+from index.storage.local.files import MANIFEST, load_index
 from index.storage.local.locking import writer_lock
-from index.storage.local.store import MANIFEST, load_index
 from index.text.windows import DEFAULT_PARAMS
 from tests.conftest import ROOT
 from tests.support.hashing_encoder import HashingEncoder
+from tests.support.stores import stored_index
 from tests.unit.test_store import make_corpus
 
 
@@ -207,10 +209,10 @@ def test_a_reader_retries_when_a_writer_switches_generations_under_it(
     def writer_in_between(path: Path) -> str:
         if not swapped:  # another process saves a new generation (and deletes ours) right now
             swapped.append(True)
-            store.save_index(tmp_path / "index", newer.searcher.index)
+            files.save_index(tmp_path / "index", stored_index(newer))
         return real_sha(path)
 
-    monkeypatch.setattr(store, "file_sha256", writer_in_between)
+    monkeypatch.setattr(files, "file_sha256", writer_in_between)
     loaded = load_index(tmp_path / "index", model_id="test-hashing", params=DEFAULT_PARAMS)
     assert swapped and loaded.size == newer.searcher.size
 
@@ -218,14 +220,14 @@ def test_a_reader_retries_when_a_writer_switches_generations_under_it(
 WRITER = """
 import sys, time
 from pathlib import Path
-import index.storage.local.store as store
+import index.storage.local.files as files
 from index import Engine, EngineSettings
 from tests.support.hashing_encoder import HashingEncoder
-write = store._write_atomically
+write = files._write_atomically
 def slow_write(path, writer):  # widen the window in which two unlocked writers collide
     write(path, writer)
     time.sleep(0.3)
-store._write_atomically = slow_write
+files._write_atomically = slow_write
 folder = Path(sys.argv[1])
 settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index", lock_timeout=120)
 engine = Engine.open(settings, encoder=HashingEncoder())

@@ -66,7 +66,7 @@ def test_every_quote_is_an_exact_slice_of_its_document(documents, question) -> N
             encoder=HashingEncoder(),
             verifier=bundled_verifier(),
         )
-        texts = {i.document.doc_id: i.document for i in engine.searcher.index.documents}
+        texts = {i.document.doc_id: i.document for i in engine.searcher.backend.documents}
         answer = engine.ask(question)
         summary = engine.summary(length=3)
         topical = engine.summary(topic=question, length=2)
@@ -79,6 +79,6 @@ def test_every_quote_is_an_exact_slice_of_its_document(documents, question) -> N
             assert start <= quote.start and quote.end <= end
             assert 0.0 <= quote.score <= 1.0
         assert len(answer.quotes) <= 3
-        order = [d.document.doc_id for d in engine.searcher.index.documents]
+        order = [d.document.doc_id for d in engine.searcher.backend.documents]
         reading = [(order.index(q.document), q.start) for q in summary.quotes]
         assert reading == sorted(reading)  # summaries keep document order

@@ -17,11 +17,12 @@ from index import Engine, EngineSettings
 from index.corpus.checksums import file_sha256
 from index.retrieval.fusion import DENSE_WEIGHT, standardise
 from index.storage.local.bm25 import KeywordBuilder, KeywordFiles, KeywordIndex
-from index.storage.local.store import MANIFEST, load_index
+from index.storage.local.files import FORMAT_VERSION, MANIFEST, load_index
 from index.storage.local.tables import SentenceColumns
 from index.text.analyser import terms
 from index.text.windows import DEFAULT_PARAMS, window_spans
 from tests.support.hashing_encoder import HashingEncoder
+from tests.support.stores import stored_index
 from tests.unit.test_store import make_corpus
 
 WORDS = """harbour bridge steel arch opened sydney workers rivets granite pylons ferry
@@ -109,7 +110,7 @@ def test_fusing_the_top_lists_loses_no_row_that_could_rank_above_them(tmp_path: 
         query_terms = terms(query)
         # The definition, scoring every row: standardised cosine and BM25, blended.
         dense = vectors @ searcher.embed_query(query).reshape(-1)
-        keyword = searcher.index.keywords.all_scores(query_terms)
+        keyword = stored_index(engine).keywords.all_scores(query_terms)
         fused = DENSE_WEIGHT * standardise(dense) + (1 - DENSE_WEIGHT) * standardise(keyword)
         hits = searcher.search(query, depth=120)
         assert len(hits.rows) < searcher.size  # the union is a real subset here
@@ -158,7 +159,7 @@ def test_reopening_maps_the_files_instead_of_rebuilding(
     monkeypatch.setattr(store, "build_vectors", rebuilt)
     engine, encoder = _engine(tmp_path)
     assert encoder.embedded == 0
-    index = engine.searcher.index
+    index = stored_index(engine)
     assert mapped_from_disk(index.keywords.indices)
     item = next(i for i in index.documents if i.document.doc_id == "article")
     assert isinstance(item.sentences, SentenceColumns)
@@ -170,7 +171,7 @@ def test_reopening_maps_the_files_instead_of_rebuilding(
 
 
 def built_item_sentences(engine: Engine) -> list[object]:
-    item = next(i for i in engine.searcher.index.documents if i.document.doc_id == "article")
+    item = next(i for i in engine.searcher.backend.documents if i.document.doc_id == "article")
     return list(item.sentences)
 
 
@@ -180,7 +181,7 @@ def test_an_index_of_format_1_is_upgraded_without_embedding_again(tmp_path: Path
     folder = tmp_path / "index"
     folder.mkdir()
     records = []
-    for item in current.searcher.index.documents:
+    for item in current.searcher.backend.documents:
         document = item.document
         records.append(
             {
@@ -198,7 +199,7 @@ def test_an_index_of_format_1_is_upgraded_without_embedding_again(tmp_path: Path
         )
         assert window_spans(list(item.sentences), 1) == list(item.windows)
     (folder / "documents.old.json").write_text(json.dumps(records))
-    flat = faiss.IndexFlatIP(current.searcher.index.vectors.d)
+    flat = faiss.IndexFlatIP(stored_index(current).vectors.d)
     flat.add(current.searcher.vectors_at(np.arange(current.searcher.size)))
     faiss.write_index(flat, str(folder / "vectors.old.faiss"))
     manifest = {
@@ -217,7 +218,7 @@ def test_an_index_of_format_1_is_upgraded_without_embedding_again(tmp_path: Path
     (folder / MANIFEST).write_text(json.dumps(manifest))
     upgraded, encoder = _engine(tmp_path)
     assert encoder.embedded == 0 and upgraded.last_sync.wrote
-    assert json.loads((folder / MANIFEST).read_text())["format"] == store.FORMAT_VERSION
+    assert json.loads((folder / MANIFEST).read_text())["format"] == FORMAT_VERSION
     assert not (folder / "documents.old.json").exists()
     question = "Who spoke with Stoltenberg?"
     assert upgraded.ask(question).quotes == current.ask(question).quotes

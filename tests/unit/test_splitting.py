@@ -13,7 +13,7 @@ from index.text import splitting
 from index.text.progress import Progress
 from index.text.windows import DEFAULT_PARAMS, split_sentences
 
-ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "dirty-bomb-claims.txt"
+ARTICLE = Path(__file__).resolve().parents[2] / "corpus" / "dirty-bomb-claims.txt"
 
 
 def documents() -> list[Document]:

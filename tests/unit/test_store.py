@@ -11,11 +11,11 @@ import pytest
 
 from index import Engine, EngineSettings
 from index.errors import CorruptIndex, StaleIndex
-from index.storage.local.store import MANIFEST, load_index
+from index.storage.local.files import MANIFEST, load_index
 from index.text.windows import DEFAULT_PARAMS
 from tests.support.hashing_encoder import HashingEncoder
 
-ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "dirty-bomb-claims.txt"
+ARTICLE = Path(__file__).resolve().parents[2] / "corpus" / "dirty-bomb-claims.txt"
 
 
 def make_corpus(folder: Path) -> Path:
@@ -146,7 +146,7 @@ def test_a_crash_while_writing_leaves_the_old_index_usable(
 def test_repeated_paragraph_is_indexed_once(tmp_path: Path) -> None:
     make_corpus(tmp_path)
     engine = open_engine(tmp_path, HashingEncoder())
-    item = next(i for i in engine.searcher.index.documents if i.document.doc_id == "article")
+    item = next(i for i in engine.searcher.backend.documents if i.document.doc_id == "article")
     paragraphs = {s.paragraph for s in item.sentences}
     assert 1 in paragraphs and 5 not in paragraphs  # paragraph 5 repeats paragraph 1
     assert len(paragraphs) == len(item.document.paragraphs) - 1

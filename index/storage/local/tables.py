@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator, Sequence
 from typing import overload
 
@@ -40,6 +39,13 @@ class SentenceColumns(Sequence[Sentence]):
         for paragraph, start, end in self._table[:, :3].tolist():
             yield Sentence(paragraph, start, end)
 
+    def paragraph_range(self, paragraph: int) -> range:
+        """Return the indexes of the sentences in a paragraph, by binary search of its column."""
+        column = self._table[:, PARAGRAPH]
+        lo = int(np.searchsorted(column, paragraph, side="left"))
+        hi = int(np.searchsorted(column, paragraph, side="right"))
+        return range(lo, hi)
+
 
 class WindowColumns(Sequence[tuple[int, int]]):
     """A document's window spans read from the row table."""
@@ -74,15 +80,3 @@ def table_of(sentences: Sequence[Sentence], windows: Sequence[tuple[int, int]]) 
         block[:, :3] = np.asarray([tuple(s) for s in sentences], dtype=np.int64)
         block[:, WINDOW_START:] = np.asarray(list(windows), dtype=np.int64)
     return block
-
-
-def paragraph_sentences(sentences: Sequence[Sentence], paragraph: int) -> range:
-    """Return the indexes of the sentences in a paragraph (sentences run in paragraph order)."""
-    if isinstance(sentences, SentenceColumns):
-        column = sentences._table[:, PARAGRAPH]
-        lo = int(np.searchsorted(column, paragraph, side="left"))
-        hi = int(np.searchsorted(column, paragraph, side="right"))
-        return range(lo, hi)
-    lo = bisect.bisect_left(sentences, paragraph, key=lambda s: s.paragraph)
-    hi = bisect.bisect_right(sentences, paragraph, key=lambda s: s.paragraph)
-    return range(lo, hi)
