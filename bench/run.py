@@ -35,8 +35,8 @@ from index.text.windows import DEFAULT_PARAMS, unit_texts
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ROOT = Path(__file__).resolve().parent.parent
-# name -> (retrieval mode, verifier reranking, top-k depth; "all" scores every row as before
-# issue 10, to check in the same run that fusing the top-k lists loses nothing)
+# name -> (retrieval mode, verifier reranking, top-k depth; "all" scores every row, as the
+# search did before it fused top-k lists, to check in the same run that fusing loses nothing)
 MODES = {
     "BM25 only": ("keyword", False, None),
     "dense only": ("dense", False, None),

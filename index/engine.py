@@ -164,7 +164,7 @@ class Engine:
         searcher = HybridSearcher(view, self.encoder)
         documents = [item.document for item in view.documents]
         sentences = {item.document.doc_id: item.sentences for item in view.documents}
-        relations = _RelationsSource(self.settings.index_dir, documents, sentences)
+        relations = _RelationsSource(self.store.cache_folder, documents, sentences)
         if report.embedded:
             # New documents are read for who-spoke-with-whom in the background, so questions
             # are answered meanwhile (a /relations question waits for it); an unchanged index
@@ -178,7 +178,7 @@ class Engine:
 
     @property
     def graph(self) -> RelationGraph:
-        """Return who spoke with whom in the indexed documents (issue 9), built on first use."""
+        """Return who spoke with whom in the indexed documents, built on first use."""
         return self._relations.graph()
 
     def ask(self, question: str, *, max_quotes: int | None = None) -> Answer:

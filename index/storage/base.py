@@ -111,6 +111,11 @@ class StoreView(SearchBackend, Protocol):
 class Store(ABC):
     """A server's windows, vectors and postings, changed by one writer at a time."""
 
+    @property
+    @abstractmethod
+    def cache_folder(self) -> Path:
+        """Return the folder for what is derived from the documents (who spoke with whom)."""
+
     @abstractmethod
     def view(self) -> StoreView | None:
         """Return the stored generation, or None when there is none or it cannot be read."""

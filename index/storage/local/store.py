@@ -318,6 +318,10 @@ class LocalStore(Store):
         self.lock_timeout = lock_timeout
         self.hnsw_min_rows = hnsw_min_rows
 
+    @property
+    def cache_folder(self) -> Path:
+        return self.folder
+
     def view(self) -> LocalView | None:
         try:
             return LocalView(load_index(self.folder, model_id=self.model_id, params=self.params))
