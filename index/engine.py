@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from index.answering.judging import closest_quotes, reranked, verified_quotes, verify
@@ -25,7 +25,6 @@ from index.settings import EngineSettings, load_settings
 from index.storage.base import Store, StoreView, SyncReport
 from index.storage.factory import open_store
 from index.text.listing import capped_list
-from index.text.windows import Sentence
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +36,18 @@ NOT_FOUND = "The documents don't contain an answer to that."
 class _RelationsSource:
     """The documents whose relations graph is built once, when first needed."""
 
-    def __init__(
-        self, folder: Path, documents: list[Document], sentences: dict[str, Sequence[Sentence]]
-    ) -> None:
-        self.folder, self.documents, self.sentences = folder, documents, sentences
+    def __init__(self, folder: Path, view: StoreView) -> None:
+        self.folder, self.view = folder, view
         self._graph: RelationGraph | None = None
         self._lock = threading.Lock()
 
     def graph(self) -> RelationGraph:
         with self._lock:
             if self._graph is None:
-                self._graph, _ = sync_relations(self.folder, self.documents, self.sentences)
+                items = list(self.view.documents)
+                documents = [item.document for item in items]
+                sentences = {item.document.doc_id: item.sentences for item in items}
+                self._graph, _ = sync_relations(self.folder, documents, sentences)
             return self._graph
 
 
@@ -162,9 +162,7 @@ class Engine:
         if self.verifier is not None:
             self.store.note_verifier(self.verifier.folder, self.verifier.sha256)
         searcher = HybridSearcher(view, self.encoder)
-        documents = [item.document for item in view.documents]
-        sentences = {item.document.doc_id: item.sentences for item in view.documents}
-        relations = _RelationsSource(self.store.cache_folder, documents, sentences)
+        relations = _RelationsSource(self.store.cache_folder, view)
         if report.embedded:
             # New documents are read for who-spoke-with-whom in the background, so questions
             # are answered meanwhile (a /relations question waits for it); an unchanged index
@@ -266,7 +264,7 @@ class Engine:
         doc_id = None
         if document:
             position = self._document_positions(document)[0]
-            doc_id = self.searcher.backend.documents[position].document.doc_id
+            doc_id = self.searcher.backend.listing()[position].doc_id
         return query_relations(self.graph, person=person, document=doc_id)
 
     def relations_for_question(self, question: str) -> Relations | None:
@@ -275,27 +273,27 @@ class Engine:
         return relations_for_question(self.graph, text)
 
     def _document_positions(self, document: str | None) -> list[int]:
-        items = self.searcher.backend.documents
+        listed = self.searcher.backend.listing()
         if document is None:
-            return list(range(len(items)))
+            return list(range(len(listed)))
         wanted = document.strip().casefold()
-        for position, item in enumerate(items):
-            if wanted in (item.document.doc_id.casefold(), item.document.title.casefold()):
+        for position, entry in enumerate(listed):
+            if wanted in (entry.doc_id.casefold(), entry.title.casefold()):
                 return [position]
-        known = capped_list([i.document.doc_id for i in items], hint="see /sources") or "none"
+        known = capped_list([entry.doc_id for entry in listed], hint="see /sources") or "none"
         raise QuestionError(f"No document '{document[:100]}'. Known documents: {known}.")
 
     def sources(self) -> list[SourceInfo]:
         """List the indexed documents with their paragraph and sentence counts."""
         return [
             SourceInfo(
-                document=item.document.doc_id,
-                title=item.document.title,
-                source=item.document.source,
-                paragraphs=len(item.document.paragraphs),
-                sentences=len(item.sentences),
-                source_url=item.document.source_url,
-                date=item.document.date,
+                document=entry.doc_id,
+                title=entry.title,
+                source=entry.source,
+                paragraphs=entry.paragraphs,
+                sentences=entry.sentences,
+                source_url=entry.source_url,
+                date=entry.date,
             )
-            for item in self.searcher.backend.documents
+            for entry in self.searcher.backend.listing()
         ]

@@ -78,6 +78,32 @@ class RowPlace(NamedTuple):
         return self.item.document.text[span.start : span.end]
 
 
+class Listed(NamedTuple):
+    """A document as a list shows it: what names and counts it, without its text."""
+
+    doc_id: str
+    title: str
+    source: str
+    source_url: str | None
+    date: str | None
+    paragraphs: int
+    sentences: int
+
+    @classmethod
+    def of(cls, item: IndexedDocument) -> Listed:
+        """Return the listing of an indexed document."""
+        document = item.document
+        return cls(
+            document.doc_id,
+            document.title,
+            document.source,
+            document.source_url,
+            document.date,
+            len(document.paragraphs),
+            len(item.sentences),
+        )
+
+
 class StoreView(SearchBackend, Protocol):
     """One generation of a store, read only: search by row, rows to windows, the documents."""
 
@@ -89,6 +115,10 @@ class StoreView(SearchBackend, Protocol):
     @property
     def documents(self) -> Sequence[IndexedDocument]:
         """Return the documents in row order."""
+        ...
+
+    def listing(self) -> Sequence[Listed]:
+        """Return the documents as lists show them, in row order, without reading their text."""
         ...
 
     def place(self, row: int) -> RowPlace:

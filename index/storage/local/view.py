@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from index.retrieval.backend import TermStatistics
 from index.retrieval.ranked import Ranked, Rows, Scores
-from index.storage.base import IndexedDocument, RowPlace
+from index.storage.base import IndexedDocument, Listed, RowPlace
 from index.storage.local.dense import dense_at, dense_top, vectors_at
 from index.storage.local.files import StoredIndex
 
@@ -27,6 +27,7 @@ class LocalView:
         )
         firsts = np.repeat([item.first_row for item in index.documents], counts)
         self._sentence_of_row: NDArray[np.int32] = (np.arange(index.size) - firsts).astype(np.int32)
+        self._listing: list[Listed] | None = None
 
     @property
     def generation(self) -> int:
@@ -43,6 +44,11 @@ class LocalView:
     @property
     def term_statistics(self) -> TermStatistics:
         return self.index.term_weights
+
+    def listing(self) -> Sequence[Listed]:
+        if self._listing is None:
+            self._listing = [Listed.of(item) for item in self.index.documents]
+        return self._listing
 
     def describe(self) -> dict[str, Any]:
         """Return what the benchmarks report of the store: its dense index's kind."""
