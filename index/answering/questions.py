@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from index.errors import QuestionError
+from index.text.invisible import remove_format_characters
 
 # Discord's user, nickname, role, channel and slash-command mentions, and the two mass pings.
 _MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|</[\w -]+:\d+>|(?<![\w.@])@(?:everyone|here)\b")
@@ -33,7 +34,8 @@ def clean_question(question: str, *, max_chars: int) -> str:
     if not isinstance(question, str):
         raise QuestionError("The question must be text.")
     # NFKC reads styled letters ("𝕎𝕙𝕠", full-width, ligatures) as the plain ones they stand for.
-    text = unicodedata.normalize("NFKC", strip_zalgo(question))
+    # Format characters are removed, not spaced: inside a word they would split it in two.
+    text = unicodedata.normalize("NFKC", strip_zalgo(remove_format_characters(question)))
     text = strip_mentions(text)
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = re.sub(r"\s+", " ", text).strip()

@@ -13,12 +13,18 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
+
+from index.corpus.complaints import held_back, pdf_complaints
+from index.corpus.webtext import main_text
+from index.text.invisible import remove_format_characters
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 METADATA_SUFFIX = ".meta.json"
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+MAX_TITLE_CHARS = 200
+MAX_METADATA_BYTES = 1024 * 1024
 # Above this share of control characters a "text" is binary junk (e.g. a file of NUL bytes).
 MAX_CONTROL_SHARE = 0.3
 # Longest BOM first: UTF-32-LE's BOM begins with UTF-16-LE's.
@@ -79,10 +85,17 @@ def text_hash(text: str) -> str:
 
 
 def normalise_text(text: str) -> str:
-    """Normalise newlines and strip the BOM so offsets mean the same everywhere."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    """Normalise newlines and drop format characters so offsets mean the same everywhere."""
+    text = remove_format_characters(text.replace("\r\n", "\n").replace("\r", "\n"))
     # NFC keeps quotes byte-identical whatever editor saved the file.
     return unicodedata.normalize("NFC", text)
+
+
+def capped_title(title: str) -> str:
+    """Cut a title to MAX_TITLE_CHARS characters, ending with "…" where it was cut."""
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    return title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
 
 
 def paragraph_spans(text: str) -> tuple[tuple[int, int], ...]:
@@ -145,14 +158,38 @@ class _HTMLText(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _decode(raw: bytes) -> str:
-    """Decode by BOM, then as UTF-8, then by charset-normalizer's best guess."""
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """Return utf-16-le or utf-16-be when the bytes look like BOM-less UTF-16 text, else None."""
+    # Mostly-ASCII UTF-16 has a NUL in every other byte, which UTF-8 would read as controls.
+    sample = raw[:4096]
+    if len(sample) < 2 or len(raw) % 2:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    even_nuls, odd_nuls = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nuls >= 0.7 and even_nuls <= 0.05:
+        return "utf-16-le"
+    if even_nuls >= 0.7 and odd_nuls <= 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _decode(raw: bytes, source: str) -> str:
+    """Decode by BOM, then as BOM-less UTF-16 or UTF-8, then by charset-normalizer's best guess."""
     for bom, encoding in BOMS:
         if raw.startswith(bom):
             try:
                 return raw[len(bom) :].decode(encoding)
             except UnicodeDecodeError as error:
                 raise ValueError(f"not valid {encoding} text despite its BOM ({error})") from None
+    wide = _utf16_without_bom(raw)
+    if wide is not None:
+        try:
+            text = raw.decode(wide)
+        except UnicodeDecodeError:
+            pass  # only looked like UTF-16: the guesses below judge it
+        else:
+            log.info("Read %s as %s (it has no byte-order mark)", source, wide)
+            return text
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -177,7 +214,7 @@ def _decode(raw: bytes) -> str:
             f"not text in any encoding we recognise (not UTF-8: bad byte at offset "
             f"{utf8_error.start})"
         )
-    log.info("Read a file as %s", best.encoding)
+    log.info("Read %s as %s (it is not UTF-8)", source, best.encoding)
     return str(best)
 
 
@@ -199,20 +236,30 @@ def control_share(text: str) -> float:
     return controls / visible
 
 
-def valid_url(value: str | None) -> str | None:
-    """Return an http(s) URL with a host and no spaces or control characters, else None."""
-    if not value:
-        return None
+def url_refusal(value: str) -> str | None:
+    """Return why a source URL cannot be shown as a link, or None when it can."""
     url = value.strip()
     try:
         parts = urlsplit(url)
     except ValueError:
+        return "not a URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http(s) URL"
+    if "@" in parts.netloc:
+        # A link shown to everyone must not carry a user name or password.
+        return "it has credentials (user@host) in it"
+    if not parts.hostname:
+        return "it names no host"
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url):
+        return "it has spaces or control characters in it"
+    return None
+
+
+def valid_url(value: str | None) -> str | None:
+    """Return an http(s) URL with a host and no credentials, spaces or controls, else None."""
+    if not value or url_refusal(value) is not None:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    if "@" in parts.netloc or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url):
-        return None
-    return url
+    return value.strip()
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -228,25 +275,42 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return meta, text[match.end() :]
 
 
-def _read_pdf(path: Path) -> tuple[str, str]:
+def _read_pdf(path: Path, source: str) -> tuple[str, str]:
+    """Return a PDF's text and title, saying what pypdf found wrong with it naming the file."""
     from pypdf import PdfReader  # imported lazily: only PDFs need it
 
-    try:
-        reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = str(getattr(reader.metadata, "title", None) or "")
-    except Exception as error:  # pypdf raises many types for damaged files
-        raise ValueError(f"unreadable PDF ({type(error).__name__}: {error})") from None
+    with held_back("pypdf") as messages:
+        try:
+            reader = PdfReader(str(path))
+            pages = [page.extract_text() or "" for page in reader.pages]
+            title = str(getattr(reader.metadata, "title", None) or "")
+        except Exception as error:  # pypdf raises many types for damaged files
+            why = "; ".join([f"{type(error).__name__}: {error}", *pdf_complaints(messages)])
+            raise ValueError(f"unreadable PDF ({why})") from None
+    if messages:
+        log.warning("Read %s despite damage: %s", source, "; ".join(pdf_complaints(messages)))
     return "\n\n".join(page.strip() for page in pages if page.strip()), title
 
 
-def _extract(path: Path) -> tuple[str, dict[str, str]]:
+def _read_html(text: str) -> tuple[str, dict[str, str]]:
+    """Return a page's main text, found as for fetched pages, or all its text if none is."""
+    body, title = main_text(text)
+    if not body:
+        # trafilatura takes a bare fragment ("<p>Notes</p>") for no page at all.
+        parser = _HTMLText()
+        parser.feed(text)
+        parser.close()
+        body, title = parser.text(), title or parser.title.strip()
+    return normalise_text(body), {"title": title or ""}
+
+
+def _extract(path: Path, source: str) -> tuple[str, dict[str, str]]:
     """Return a file's text and whatever metadata the format itself carries."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        text, title = _read_pdf(path)
+        text, title = _read_pdf(path, source)
         return normalise_text(text), {"title": title} if title else {}
-    text = normalise_text(_decode(path.read_bytes()))
+    text = normalise_text(_decode(path.read_bytes(), source))
     if suffix == ".md":
         meta, body = _front_matter(text)
         heading = re.search(r"^#\s+(.+)$", body, flags=re.MULTILINE)
@@ -254,24 +318,48 @@ def _extract(path: Path) -> tuple[str, dict[str, str]]:
             meta["title"] = heading.group(1).strip()
         return body, meta
     if suffix in (".html", ".htm"):
-        parser = _HTMLText()
-        parser.feed(text)
-        parser.close()
-        return normalise_text(parser.text()), {"title": parser.title.strip()}
+        return _read_html(text)
     return text, {}
 
 
-def _sidecar(path: Path) -> dict[str, str]:
+def _parse_metadata(sidecar: Path) -> dict[str, str]:
+    """Return a metadata file's fields, or raise ValueError saying in plain words what is wrong."""
+    try:
+        if sidecar.stat().st_size > MAX_METADATA_BYTES:
+            raise ValueError(f"it is larger than {MAX_METADATA_BYTES // 1024} KiB")
+        content = sidecar.read_bytes().decode("utf-8-sig")
+        data = json.loads(content)
+    except OSError as error:
+        raise ValueError(f"it cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise ValueError("it is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise ValueError(f"it is not valid JSON ({error.msg} at {where})") from None
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValueError(
+            f'it holds a JSON {type(data).__name__}, not an object like {{"title": …}}'
+        )
+    return {str(key): str(value) for key, value in data.items() if value is not None}
+
+
+def _sidecar(path: Path, source: str) -> dict[str, str]:
+    """Return a file's metadata from NAME.meta.json; a broken one is ignored with a warning."""
     sidecar = path.with_name(path.stem + METADATA_SUFFIX)
     if not sidecar.exists():
         return {}
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"bad metadata file {sidecar.name}: {error}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"bad metadata file {sidecar.name}: expected a JSON object")
-    return {str(key): str(value) for key, value in data.items() if value is not None}
+        return _parse_metadata(sidecar)
+    except ValueError as error:
+        # The document is still worth quoting: only its title, link or date is lost.
+        relative = PurePosixPath(source)
+        named = str(relative.with_name(relative.stem + METADATA_SUFFIX))
+        log.warning(
+            "Ignoring the metadata file %s: %s. %s is read without it.", named, error, source
+        )
+        return {}
 
 
 def document_id(relative: Path) -> str:
@@ -288,25 +376,25 @@ def read_document(path: Path, doc_id: str, source: str) -> Document:
     """Read one file into a document, or raise ValueError saying why it cannot be used."""
     if path.stat().st_size > MAX_DOCUMENT_BYTES:
         raise ValueError(f"larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
-    text, meta = _extract(path)
-    meta = {**{k: v for k, v in meta.items() if v}, **_sidecar(path)}
+    text, meta = _extract(path, source)
+    meta = {**{k: v for k, v in meta.items() if v}, **_sidecar(path, source)}
     paragraphs = paragraph_spans(text)
     if not paragraphs:
         raise ValueError("no text")
     if control_share(text) > MAX_CONTROL_SHARE:
         raise ValueError("mostly control characters: a binary file, not text")
-    title = meta.get("title") or _title_from_filename(path)
+    title = capped_title(meta.get("title") or _title_from_filename(path))
     given_url = meta.get("source_url") or meta.get("url")
-    source_url = valid_url(given_url)
-    if given_url and source_url is None:
-        log.warning("Ignoring the source_url of %s: not an http(s) URL", source)
+    refusal = url_refusal(given_url) if given_url else None
+    if refusal:
+        log.warning("Ignoring the source_url of %s: %s", source, refusal)
     return Document(
         doc_id=doc_id,
         title=title,
         text=text,
         source=source,
         paragraphs=paragraphs,
-        source_url=source_url,
+        source_url=valid_url(given_url),
         date=meta.get("date"),
         # The title is embedded with every chunk, so it is part of what decides re-embedding.
         content_hash=text_hash(f"{title}\n{text}"),
@@ -314,11 +402,10 @@ def read_document(path: Path, doc_id: str, source: str) -> Document:
 
 
 def _corpus_files(root: Path) -> tuple[list[Path], list[CorpusProblem]]:
-    """List supported files below root, refusing symlinks that leave it and symlink loops."""
+    """List supported files below root once each, refusing symlinks that leave it or loop."""
     real_root = root.resolve()
-    files: list[Path] = []
+    listed: list[tuple[Path, Path]] = []
     problems: list[CorpusProblem] = []
-    visited = {real_root}
     pending = [root]
     while pending:
         folder = pending.pop()
@@ -341,18 +428,33 @@ def _corpus_files(root: Path) -> tuple[list[Path], list[CorpusProblem]]:
                 )
                 continue
             if real.is_dir():
-                if real in visited:
+                if not entry.is_symlink():
+                    pending.append(entry)
+                elif folder.resolve().is_relative_to(real):
                     problems.append(CorpusProblem(relative, "symlink loop; skipped"))
-                    continue
-                visited.add(real)
-                pending.append(entry)
+                else:
+                    # Every folder inside the corpus is walked by its own path already.
+                    named = _relative(real, real_root)
+                    log.info("%s is the same folder as %s, which is read instead", relative, named)
             elif (
                 real.is_file()
                 and entry.suffix.lower() in SUPPORTED_SUFFIXES
                 and not entry.name.startswith(".")
             ):
-                files.append(entry)
-    return sorted(files), problems
+                listed.append((entry, real))
+    return _once_each(listed, root), problems
+
+
+def _once_each(listed: list[tuple[Path, Path]], root: Path) -> list[Path]:
+    """Keep one path per real file: its own, else the first link to it; sorted."""
+    chosen: dict[Path, Path] = {}
+    # The file's own path comes first, so that adding a link to a file renames nothing.
+    for entry, real in sorted(listed, key=lambda item: (item[0].is_symlink(), item[0])):
+        first = chosen.setdefault(real, entry)
+        if first != entry:
+            link, kept = _relative(entry, root), _relative(first, root)
+            log.info("%s is the same file as %s, which is read instead", link, kept)
+    return sorted(chosen.values())
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -360,7 +462,7 @@ def _relative(path: Path, root: Path) -> str:
 
 
 # Part of every signature: a release that reads files differently re-reads them all once.
-READER_VERSION = "r1"
+READER_VERSION = "r2"
 
 
 def file_signature(path: Path) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from index.corpus.documents import normalise_text, paragraph_spans
+from index.corpus.complaints import held_back, pdf_complaints
+from index.corpus.documents import capped_title, normalise_text, paragraph_spans
+from index.corpus.webtext import main_text
 from index.errors import IngestError
 
 # Signatures of common binary formats that someone might upload with a .txt name.
@@ -30,6 +33,7 @@ HTML_START = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 MIN_TEXT_CHARS = 20
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,20 +91,23 @@ def sniff(data: bytes, filename: str | None = None) -> str:
     return "markdown" if suffix in (".md", ".markdown") else "text"
 
 
-def pdf_text(data: bytes) -> tuple[str, str | None]:
+def pdf_text(data: bytes, name: str = "a PDF") -> tuple[str, str | None]:
     """Return a PDF's text and title, refusing encrypted, damaged or textless files."""
     from pypdf import PdfReader
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise IngestError("the PDF is encrypted (password-protected)")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = str(getattr(reader.metadata, "title", None) or "") or None
-    except IngestError:
-        raise
-    except Exception as error:  # pypdf raises many types for damaged files
-        raise IngestError(f"the PDF is damaged ({type(error).__name__})") from None
+    with held_back("pypdf") as messages:
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise IngestError("the PDF is encrypted (password-protected)")
+            pages = [page.extract_text() or "" for page in reader.pages]
+            title = str(getattr(reader.metadata, "title", None) or "") or None
+        except IngestError:
+            raise
+        except Exception as error:  # pypdf raises many types for damaged files
+            raise IngestError(f"the PDF is damaged ({type(error).__name__})") from None
+    if messages:
+        log.warning("Read %s despite damage: %s", name, "; ".join(pdf_complaints(messages)))
     text = "\n\n".join(page.strip() for page in pages if page.strip())
     if len(text.strip()) < MIN_TEXT_CHARS:
         raise IngestError("the PDF has no text (a scanned PDF needs OCR first)")
@@ -109,15 +116,9 @@ def pdf_text(data: bytes) -> tuple[str, str | None]:
 
 def html_text(html: str) -> tuple[str, str | None]:
     """Extract a page's main text, one paragraph per block, and its title."""
-    import trafilatura
-
-    extracted = trafilatura.extract(html, include_comments=False, favor_recall=True)
-    lines = [line.strip() for line in (extracted or "").splitlines() if line.strip()]
-    text = "\n\n".join(lines)
+    text, title = main_text(html)
     if len(text) < MIN_TEXT_CHARS:
         raise IngestError("the page has no readable text (only scripts or markup)")
-    metadata = trafilatura.extract_metadata(html)
-    title = metadata.title if metadata is not None and metadata.title else None
     return normalise_text(text), title
 
 
@@ -126,7 +127,7 @@ def prepare(data: bytes, *, filename: str | None = None, title: str | None = Non
     kind = sniff(data, filename)
     found_title: str | None = None
     if kind == "pdf":
-        text, found_title = pdf_text(data)
+        text, found_title = pdf_text(data, filename or "an uploaded PDF")
         suffix, payload = ".pdf", data
     elif kind == "html":
         # The main text is stored, not the page: what is quoted is what a reader saw.
@@ -139,5 +140,6 @@ def prepare(data: bytes, *, filename: str | None = None, title: str | None = Non
     if paragraphs == 0 or len(text.strip()) < MIN_TEXT_CHARS:
         raise IngestError("it has no text to quote")
     chosen = (title or "").strip() or found_title
+    chosen = capped_title(chosen) if chosen else None
     name = PurePath(filename or "").stem.strip() or "document"
     return Prepared(kind, suffix, payload, chosen, sha256(data), paragraphs, name)

@@ -6,6 +6,7 @@ import pytest
 
 from index import Engine, QuestionError
 from index.answering.questions import clean_question
+from index.text.invisible import FORMAT_CHARACTERS
 
 
 @pytest.mark.parametrize(
@@ -20,6 +21,12 @@ from index.answering.questions import clean_question
 )
 def test_mentions_are_removed_and_letters_normalised(raw: str, cleaned: str) -> None:
     assert clean_question(raw, max_chars=1000) == cleaned
+
+
+@pytest.mark.parametrize("invisible", list(FORMAT_CHARACTERS))
+def test_format_characters_inside_words_are_removed_not_spaced(invisible: str) -> None:
+    question = f"Who is Wal{invisible}lace?\tReally"
+    assert clean_question(question, max_chars=100) == "Who is Wallace? Really"
 
 
 @pytest.mark.parametrize("raw", ["<@123> @everyone", "@here", "<#55>"])
