@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from index.corpus.invisible import remove_format_characters
 from index.errors import QuestionError
-from index.text.invisible import remove_format_characters
 
 # Discord's user, nickname, role, channel and slash-command mentions, and the two mass pings.
 _MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|</[\w -]+:\d+>|(?<![\w.@])@(?:everyone|here)\b")

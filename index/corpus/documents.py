@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from index.corpus.complaints import held_back, pdf_complaints
+from index.corpus.invisible import remove_format_characters
 from index.corpus.webtext import main_text
-from index.text.invisible import remove_format_characters
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 METADATA_SUFFIX = ".meta.json"

@@ -10,7 +10,7 @@ import pytest
 
 from index.corpus.documents import MAX_TITLE_CHARS, load_corpus
 from index.corpus.ingest import prepare
-from index.text.invisible import FORMAT_CHARACTERS
+from index.corpus.invisible import FORMAT_CHARACTERS
 from tests.unit.test_documents import minimal_pdf
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from index import Engine, QuestionError
 from index.answering.questions import clean_question
-from index.text.invisible import FORMAT_CHARACTERS
+from index.corpus.invisible import FORMAT_CHARACTERS
 
 
 @pytest.mark.parametrize(
