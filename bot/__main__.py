@@ -11,10 +11,21 @@ from pathlib import Path
 
 from bot.logs import LogSettings, setup_logging
 from bot.relations_text import format_relations, relations_json
-from index import ConfigError, Engine, EngineSettings, QuestionError, VerifierError, load_settings
-from index.answering.questions import clean_question
-from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS
-from index.errors import IndexProblem, IndexWriteError, LockError, ModelLoadError
+from index import (
+    MAX_SUMMARY_SENTENCES,
+    SUMMARY_LENGTHS,
+    ConfigError,
+    Engine,
+    EngineSettings,
+    IndexProblem,
+    IndexWriteError,
+    LockError,
+    ModelLoadError,
+    QuestionError,
+    VerifierError,
+    clean_question,
+    load_settings,
+)
 
 # What a process killed by SIGPIPE returns: `... | head -1` is a normal way to stop reading.
 BROKEN_PIPE = 141
@@ -76,7 +87,7 @@ def _print(text: str) -> None:
 def _guild_engine(engine: Engine, guild: int) -> Engine:
     """Return a server's engine (its own documents, plus the shared ones if they are visible)."""
     from bot.settings import DocsSettings
-    from index.library import Library
+    from index import Library
 
     docs = load_settings(DocsSettings)
     root = docs.guilds_root(engine.settings.data_dir)
@@ -88,7 +99,7 @@ def _relations(engine: Engine, args: argparse.Namespace) -> int:
     relations = engine.relations(person=args.person, document=args.doc)
     print(relations_json(relations) if args.json else format_relations(relations))
     if args.png and relations.answered:
-        from index.relations.drawing import draw
+        from index import draw
 
         picture = draw(relations.graph)
         Path(args.png).write_bytes(picture.png)

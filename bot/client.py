@@ -16,8 +16,7 @@ from bot.feedback import FeedbackLog
 from bot.fetch import fetcher_from
 from bot.render import NO_PINGS
 from bot.settings import DiscordSettings, DocsSettings
-from index import Engine
-from index.library import Library
+from index import Engine, Library
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -15,7 +15,7 @@ from bot.render import (
     escape,
     shorten,
 )
-from index.relations.graph import Link, Relations
+from index import Link, Relations
 
 PER_PAGE = 20
 PICTURE = "relations.png"

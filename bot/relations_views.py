@@ -11,8 +11,7 @@ import discord
 from bot.relations_render import PICTURE, map_embed, page_links, pages, quote_embed
 from bot.relations_text import link_line
 from bot.render import NO_PINGS, shorten
-from index.relations.drawing import Picture
-from index.relations.graph import Relations
+from index import Picture, Relations
 
 # Runs a blocking call in the engine's threads (VerbatimBot.run_engine).
 RunEngine = Callable[..., Awaitable[Any]]

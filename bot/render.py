@@ -6,9 +6,7 @@ from urllib.parse import quote as percent_encode
 
 import discord
 
-from index import Answer, Quote, SourceInfo, Summary
-from index.corpus.documents import valid_url
-from index.text.listing import capped_list
+from index import Answer, Quote, SourceInfo, Summary, capped_list, valid_url
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256

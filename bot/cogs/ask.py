@@ -17,8 +17,7 @@ from bot.relations_render import answer_embeds as relations_answer_embeds
 from bot.relations_views import PictureView
 from bot.render import NO_PINGS, answer_embeds, escape, shorten
 from bot.views import AnswerView
-from index import Answer, QuestionError
-from index.answering.questions import clean_question
+from index import Answer, QuestionError, clean_question
 
 log = logging.getLogger(__name__)
 

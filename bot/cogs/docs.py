@@ -15,9 +15,7 @@ from discord.ext import commands
 from bot.client import VerbatimBot
 from bot.fetch import FetchError
 from bot.render import COLOUR, FIELDS_LIMIT, NO_PINGS, escape, shorten
-from index.corpus.ingest import Prepared, prepare
-from index.errors import IngestError
-from index.library import Added, LibraryEntry
+from index import Added, IngestError, LibraryEntry, Prepared, prepare
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -9,8 +9,7 @@ from discord.ext import commands
 from bot.client import VerbatimBot
 from bot.render import ABSTAIN_COLOUR, NO_PINGS, answer_embeds, escape, quotes_embed, shorten
 from bot.views import AnswerView
-from index import Answer, QuestionError
-from index.answering.questions import clean_question
+from index import Answer, QuestionError, clean_question
 
 NOT_COVERED = "The documents don't cover that claim: I found no passage that bears on it."
 

@@ -13,9 +13,7 @@ from bot.client import VerbatimBot
 from bot.relations_render import map_embed, reason_embed
 from bot.relations_views import MapView, picture_file
 from bot.render import CONTENT_LIMIT, NO_PINGS, escape, shorten
-from index import Engine, QuestionError
-from index.relations.drawing import Picture, draw
-from index.relations.graph import Relations
+from index import Engine, Picture, QuestionError, Relations, draw
 
 
 def draw_relations(relations: Relations) -> Picture:
