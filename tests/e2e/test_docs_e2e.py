@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.fetch import Fetcher
+from bot.exts.docs._fetch import Fetcher
 from index.retrieval.encoder import Vectors
 from tests.conftest import DiscordRig
 from tests.e2e.test_discord_e2e import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.relations_text import link_line
-from bot.render import (
+from bot.ui import (
     ABSTAIN_COLOUR,
     COLOUR,
     DESCRIPTION_BUDGET,
