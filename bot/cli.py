@@ -32,6 +32,7 @@ BROKEN_PIPE = 141
 
 
 def _parser() -> argparse.ArgumentParser:
+    """Build the parser for every command and its options."""
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Verbatim answers questions about documents by quoting them verbatim.",
