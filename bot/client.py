@@ -11,8 +11,6 @@ from typing import ParamSpec, TypeVar
 import discord
 from discord.ext import commands
 
-from bot.exts.ask import FeedbackLog
-from bot.exts.docs import fetcher_from
 from bot.settings import DiscordSettings, DocsSettings
 from bot.ui import NO_PINGS
 from index import Engine, Library
@@ -53,7 +51,6 @@ class VerbatimBot(commands.Bot):
         )
         self.engine = engine
         self.settings = settings
-        self.feedback = FeedbackLog(settings.feedback_file, max_bytes=settings.feedback_max_bytes)
         self.docs_settings = docs or DocsSettings()
         self.library = Library(
             engine,
@@ -62,7 +59,6 @@ class VerbatimBot(commands.Bot):
             shared_visible=self.docs_settings.shared_corpus_visible,
             max_documents=self.docs_settings.max_documents,
         )
-        self.fetcher = fetcher_from(self.docs_settings)
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"
         )

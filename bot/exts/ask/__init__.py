@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.client import VerbatimBot
+from bot.exts.ask._cog import AskCog
 from bot.exts.ask._feedback import FeedbackLog
+from bot.exts.ask._menus import MenusCog
 
-if TYPE_CHECKING:
-    from bot.client import VerbatimBot
-
-__all__ = ["FeedbackLog", "setup"]
+__all__ = ["setup"]
 
 
 async def setup(bot: VerbatimBot) -> None:
-    """Add the answering cogs (discord.py's extension entry point)."""
-    # Imported here, not at the top: bot.client imports FeedbackLog from this package, and
-    # the cogs import bot.client, so a top-level import would go round in a circle.
-    from bot.exts.ask._cog import AskCog
-    from bot.exts.ask._menus import MenusCog
-
-    await bot.add_cog(AskCog(bot))
-    await bot.add_cog(MenusCog(bot))
+    """Add the answering cogs, sharing one feedback log (discord.py's extension entry point)."""
+    # One log for both cogs: its lock serialises the writes to, and rotation of, one file.
+    settings = bot.settings
+    feedback = FeedbackLog(settings.feedback_file, max_bytes=settings.feedback_max_bytes)
+    await bot.add_cog(AskCog(bot, feedback))
+    await bot.add_cog(MenusCog(bot, feedback))

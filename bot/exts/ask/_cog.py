@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.client import VerbatimBot
 from bot.cooldowns import command_cooldown
 from bot.exts.ask._embeds import answer_embeds
+from bot.exts.ask._feedback import FeedbackLog
 from bot.exts.ask._views import AnswerView
 from bot.exts.errors import slow_down
 from bot.exts.relations import PictureView, draw_relations
@@ -39,8 +40,9 @@ async def _reply(message: discord.Message, text: str) -> None:
 class AskCog(commands.Cog):
     """Answer questions with verbatim quotes."""
 
-    def __init__(self, bot: VerbatimBot) -> None:
+    def __init__(self, bot: VerbatimBot, feedback: FeedbackLog) -> None:
         self.bot = bot
+        self.feedback = feedback
         settings = bot.settings
         self.mention_cooldown = commands.CooldownMapping.from_cooldown(
             settings.cooldown_uses, max(settings.cooldown_seconds, 1e-9), commands.BucketType.user
@@ -71,7 +73,7 @@ class AskCog(commands.Cog):
         """Build the reply for an answer: its embeds and the more-quotes and feedback buttons."""
         return {
             "embeds": answer_embeds(answer),
-            "view": AnswerView(answer, self.bot.feedback),
+            "view": AnswerView(answer, self.feedback),
             "allowed_mentions": NO_PINGS,
         }
 

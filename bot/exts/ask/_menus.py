@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.client import VerbatimBot
 from bot.exts.ask._embeds import answer_embeds, claim_sources_embeds
+from bot.exts.ask._feedback import FeedbackLog
 from bot.exts.ask._views import AnswerView
 from bot.ui import NO_PINGS, escape
 from index import Answer, QuestionError, clean_question
@@ -16,8 +17,9 @@ from index import Answer, QuestionError, clean_question
 class MenusCog(commands.Cog):
     """Right-click a message, Apps: ask about it or find sources for it."""
 
-    def __init__(self, bot: VerbatimBot) -> None:
+    def __init__(self, bot: VerbatimBot, feedback: FeedbackLog) -> None:
         self.bot = bot
+        self.feedback = feedback
         # Context menus cannot be declared inside a cog; they are added to the tree by hand.
         self.menus = [
             app_commands.ContextMenu(name="Ask Verbatim", callback=self.ask_about),
@@ -61,7 +63,7 @@ class MenusCog(commands.Cog):
         if answer is not None:
             await interaction.followup.send(
                 embeds=answer_embeds(answer),
-                view=AnswerView(answer, self.bot.feedback),
+                view=AnswerView(answer, self.feedback),
                 ephemeral=self._private,
                 allowed_mentions=NO_PINGS,
             )

@@ -22,7 +22,7 @@ from bot.exts.docs._adding import (
     refusal,
 )
 from bot.exts.docs._embeds import library_embeds
-from bot.exts.docs._fetch import FetchError
+from bot.exts.docs._fetch import FetchError, fetcher_from
 from bot.exts.docs._members import admin_guild, who
 from bot.exts.docs._progress import Progress
 from bot.ui import NO_PINGS, escape, shorten
@@ -39,6 +39,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
 
     def __init__(self, bot: VerbatimBot) -> None:
         self.bot = bot
+        self.fetcher = fetcher_from(bot.docs_settings)
         self._changing: dict[int, asyncio.Lock] = {}
         # Changes in different servers may run together, but always leave a thread for questions.
         self._threads = asyncio.Semaphore(max(1, bot.settings.engine_threads - 1))
@@ -94,7 +95,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         name = file.filename if file is not None else url
         try:
-            upload = await receive(file, url, self.bot.fetcher, max_file_mb)
+            upload = await receive(file, url, self.fetcher, max_file_mb)
             prepared = await self._prepare(upload, title)
             added = await self._store(interaction, guild_id, prepared, upload.source_url)
         except (FetchError, IngestError) as error:
