@@ -11,26 +11,23 @@ from typing import ParamSpec, TypeVar
 import discord
 from discord.ext import commands
 
-from bot.cogs.errors import on_command_error
-from bot.feedback import FeedbackLog
-from bot.fetch import fetcher_from
-from bot.render import NO_PINGS
 from bot.settings import DiscordSettings, DocsSettings
-from index import Engine
-from index.library import Library
+from bot.ui import NO_PINGS
+from index import Engine, Library
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
 HEALTH_INTERVAL = 15.0
-COGS = (
-    "bot.cogs.ask",
-    "bot.cogs.summary",
-    "bot.cogs.info",
-    "bot.cogs.docs",
-    "bot.cogs.menus",
-    "bot.cogs.relations",
+# Loaded in this order at start-up; the error handler first, so it covers every command.
+EXTENSIONS = (
+    "bot.exts.errors",
+    "bot.exts.ask",
+    "bot.exts.summary",
+    "bot.exts.info",
+    "bot.exts.docs",
+    "bot.exts.relations",
 )
 
 
@@ -40,7 +37,7 @@ discord.VoiceClient.warn_dave = False
 
 
 class VerbatimBot(commands.Bot):
-    """A bot whose slash commands live in cogs and whose engine runs off the event loop."""
+    """A bot whose commands live in extensions and whose engine runs off the event loop."""
 
     def __init__(
         self, engine: Engine, settings: DiscordSettings, *, docs: DocsSettings | None = None
@@ -52,10 +49,8 @@ class VerbatimBot(commands.Bot):
             allowed_mentions=NO_PINGS,
             help_command=None,
         )
-        self.tree.error(on_command_error)
         self.engine = engine
         self.settings = settings
-        self.feedback = FeedbackLog(settings.feedback_file, max_bytes=settings.feedback_max_bytes)
         self.docs_settings = docs or DocsSettings()
         self.library = Library(
             engine,
@@ -64,7 +59,6 @@ class VerbatimBot(commands.Bot):
             shared_visible=self.docs_settings.shared_corpus_visible,
             max_documents=self.docs_settings.max_documents,
         )
-        self.fetcher = fetcher_from(self.docs_settings)
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"
         )
@@ -94,9 +88,10 @@ class VerbatimBot(commands.Bot):
             await asyncio.sleep(HEALTH_INTERVAL)
 
     async def setup_hook(self) -> None:
+        """Start the health reports, load the extensions and sync the commands with Discord."""
         self._health_task = asyncio.create_task(self._report_health())
-        for cog in COGS:
-            await self.load_extension(cog)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
         guild_id = self.settings.dev_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)
@@ -108,6 +103,7 @@ class VerbatimBot(commands.Bot):
             log.info("Synced %d commands globally (may take up to an hour to appear)", len(synced))
 
     async def on_ready(self) -> None:
+        """Log who the bot is connected as, and to how many servers."""
         user = self.user
         log.info(
             "Connected as %s (id %s) to %d servers",
@@ -117,9 +113,10 @@ class VerbatimBot(commands.Bot):
         )
 
     async def on_message(self, message: discord.Message) -> None:
-        """Skip prefix-command processing: mentions are questions, handled by the ask cog."""
+        """Skip prefix-command processing: mentions are questions, handled by bot.exts.ask."""
 
     async def close(self) -> None:
+        """Stop the health reports, remove the health file, disconnect and stop the threads."""
         if hasattr(self, "_health_task"):
             self._health_task.cancel()
         self.settings.health_file.unlink(missing_ok=True)

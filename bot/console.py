@@ -111,7 +111,8 @@ def chat(engine: Engine, read: Callable[[str], str] = input, out: TextIO = sys.s
             elif command == "/summary":
                 reply = format_summary(engine.summary(topic=rest.strip() or None))
             elif (routed := engine.relations_for_question(line)) is not None:
-                reply = format_relations(routed)  # who spoke with whom: the links (issue 9)
+                # The relations graph answers who spoke with whom best: every link, quoted.
+                reply = format_relations(routed)
             else:
                 reply = format_answer(engine.ask(line), bold=bold)
         except QuestionError as error:

@@ -34,6 +34,7 @@ class LogSettings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _normalise(cls, value: object) -> object:
+        """Read the level in any case; an empty value means the default."""
         if isinstance(value, str):  # "info" works too; empty means the default
             return value.strip().upper() or None
         return value
@@ -43,6 +44,7 @@ class _ColourFormatter(logging.Formatter):
     """Colour the level name; used only when the stream is a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """Format the record with its level name in the level's colour."""
         text = super().format(record)
         colour = COLOURS.get(record.levelno)
         return (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from index.relations.graph import Link, RelationGraph, Relations
+from index import Link, RelationGraph, Relations
 
 
 def link_line(graph: RelationGraph, link: Link) -> str:

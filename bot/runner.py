@@ -74,6 +74,7 @@ async def wait_for_discord(
 
 
 def _network_reason(error: BaseException) -> str:
+    """Say in a few words why Discord could not be reached."""
     if isinstance(error, TimeoutError):
         return "timed out"
     text = str(error).strip() or type(error).__name__
@@ -104,6 +105,7 @@ async def serve(bot: discord.Client, token: str) -> None:
 
 
 def _shutdown(bot: discord.Client, signum: int) -> None:
+    """Close the bot on a signal, from the event loop."""
     log.info("Received %s, closing the connection", signal.Signals(signum).name)
     asyncio.get_running_loop().create_task(bot.close())
 

@@ -48,12 +48,14 @@ class DiscordSettings(BaseSettings):
     @field_validator("token", "dev_guild_id", "api_base", "gateway_url", mode="before")
     @classmethod
     def _blank_is_missing(cls, value: object) -> object:
+        """Treat an empty value as not set."""
         # `.env.example` lists every variable, some left empty: empty means "not set".
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("token")
     @classmethod
     def _looks_like_a_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a token that is not shaped like a bot token, before connecting with it."""
         if value is not None and not _TOKEN_SHAPE.match(value.get_secret_value().strip()):
             raise ValueError(
                 "does not look like a bot token (three dot-separated parts, from the "
@@ -76,6 +78,7 @@ class DocsSettings(BaseSettings):
     @field_validator("guilds_dir", mode="before")
     @classmethod
     def _blank_is_default(cls, value: object) -> object:
+        """Treat an empty folder as the default folder."""
         # `.env.example` leaves it empty, which must mean "the default", not the current folder.
         return None if isinstance(value, str) and not value.strip() else value
 

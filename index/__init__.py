@@ -2,25 +2,61 @@
 
 import logging
 
-from index.engine import Engine
-from index.errors import ConfigError, QuestionError, VerifierError
+from index.answering.questions import clean_question
+from index.corpus.documents import valid_url
+from index.corpus.ingest import Prepared, prepare
+from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS, Engine
+from index.errors import (
+    ConfigError,
+    IndexProblem,
+    IndexWriteError,
+    IngestError,
+    LockError,
+    ModelLoadError,
+    QuestionError,
+    VerifierError,
+)
+from index.library import Added, Library, LibraryEntry
+from index.relations.drawing import Picture, draw
+from index.relations.graph import Link, RelationGraph, Relations
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
 from index.settings import EngineSettings, load_settings
+from index.text.listing import capped_list
 
 # bm25s and faiss log routine detail at DEBUG/INFO on their own loggers.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 __all__ = [
+    "MAX_SUMMARY_SENTENCES",
+    "SUMMARY_LENGTHS",
+    "Added",
     "Answer",
     "ConfigError",
     "Engine",
     "EngineSettings",
     "Highlight",
+    "IndexProblem",
+    "IndexWriteError",
+    "IngestError",
+    "Library",
+    "LibraryEntry",
+    "Link",
+    "LockError",
+    "ModelLoadError",
+    "Picture",
+    "Prepared",
     "QuestionError",
     "Quote",
+    "RelationGraph",
+    "Relations",
     "SourceInfo",
     "Summary",
     "VerifierError",
+    "capped_list",
+    "clean_question",
+    "draw",
     "load_settings",
+    "prepare",
+    "valid_url",
 ]

@@ -14,11 +14,12 @@ from typing import Any
 import discord
 import pytest
 
-from bot.feedback import FeedbackLog
+from bot.exts.ask._feedback import FeedbackLog
+from bot.exts.ask._views import AnswerView
+from bot.exts.info import sources_embeds
 from bot.logs import setup_logging
-from bot.render import CONTENT_LIMIT, sources_embeds
 from bot.runner import DiscordUnreachable, wait_for_discord
-from bot.views import AnswerView
+from bot.ui import CONTENT_LIMIT
 from index import Answer, Engine, EngineSettings, QuestionError
 from tests.conftest import ROOT
 from tests.support.hashing_encoder import HashingEncoder

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.fetch import Fetcher
+from bot.exts.docs._cog import DocsCog
+from bot.exts.docs._fetch import Fetcher
 from index.retrieval.encoder import Vectors
 from tests.conftest import DiscordRig
 from tests.e2e.test_discord_e2e import (
@@ -199,6 +200,13 @@ async def test_file_and_url_together_or_neither_are_refused(rig: DiscordRig) -> 
     assert "either a `file` or a `url`" in reply["data"]["content"]
 
 
+def docs_cog(rig: DiscordRig) -> DocsCog:
+    """The running /docs cog, which holds the fetcher that a test may swap."""
+    cog = rig.bot.get_cog("DocsCog")
+    assert isinstance(cog, DocsCog)
+    return cog
+
+
 @pytest.fixture
 def local_fetcher(rig: DiscordRig) -> Iterator[None]:
     """Let the bot fetch from the fake's server as docs.test, the only trusted private host."""
@@ -206,10 +214,12 @@ def local_fetcher(rig: DiscordRig) -> Iterator[None]:
     async def resolve(host: str, port: int) -> list[str]:
         return {"docs.test": ["127.0.0.1"], "intranet.test": ["10.1.2.3"]}[host]
 
-    old = rig.bot.fetcher
-    rig.bot.fetcher = Fetcher(resolver=resolve, allowed=(ipaddress.ip_network("127.0.0.1/32"),))
+    old = docs_cog(rig).fetcher
+    docs_cog(rig).fetcher = Fetcher(
+        resolver=resolve, allowed=(ipaddress.ip_network("127.0.0.1/32"),)
+    )
     yield
-    rig.bot.fetcher = old
+    docs_cog(rig).fetcher = old
 
 
 async def test_a_web_page_is_added_with_its_link(rig: DiscordRig, local_fetcher: None) -> None:
@@ -240,7 +250,7 @@ async def test_private_addresses_are_refused(rig: DiscordRig, url: str) -> None:
     async def resolve(host: str, port: int) -> list[str]:
         return ["10.1.2.3"]
 
-    rig.bot.fetcher = Fetcher(resolver=resolve)
+    docs_cog(rig).fetcher = Fetcher(resolver=resolve)
     payload = await docs(rig.fake, "add", [option("url", url.format(port=rig.fake.port))])
     text = await final_edit(rig.fake, payload, "couldn't", "Added")
     assert "private or internal address" in text and "Nothing was changed" in text

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from bot.console import format_answer, format_sources
-from bot.render import quote_citation, sources_embeds
+from bot.exts.ask._embeds import quote_citation
+from bot.exts.info import sources_embeds
 from index import Engine, EngineSettings
 from index.corpus.documents import load_corpus
 from index.results import Answer, Highlight, Quote, SourceInfo

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.fetch import Fetcher, FetchError, is_public
+from bot.exts.docs._fetch import Fetcher, FetchError, is_public
 
 PAGE = (
     b"<html><head><title>Tea</title></head><body><p>Green tea is steeped briefly.</p></body></html>"

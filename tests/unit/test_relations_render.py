@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.relations_render import PER_PAGE, answer_embeds, map_embed, pages, quote_embed
-from bot.relations_views import LinkQuotes
-from bot.render import embeds_size
+from bot.exts.relations._embeds import PER_PAGE, answer_embeds, map_embed, pages, quote_embed
+from bot.exts.relations._views import LinkQuotes
+from bot.ui import embeds_size
 from index.relations.graph import Evidence, Link, Node, RelationGraph, Relations
 from tests.support.discord_spec import limit_errors
 

@@ -7,15 +7,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import (
-    answer_embeds,
-    embeds_size,
-    escape,
-    more_quotes_embeds,
-    shorten,
-    sources_embeds,
-    summary_embeds,
-)
+from bot.exts.ask._embeds import answer_embeds, more_quotes_embeds
+from bot.exts.info import sources_embeds
+from bot.exts.summary import summary_embeds
+from bot.ui import embeds_size, escape, shorten
 from index import Answer, Highlight, Quote, SourceInfo, Summary
 from tests.support.discord_spec import limit_errors
 

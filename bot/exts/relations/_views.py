@@ -8,11 +8,10 @@ from typing import Any
 
 import discord
 
-from bot.relations_render import PICTURE, map_embed, page_links, pages, quote_embed
+from bot.exts.relations._embeds import PICTURE, map_embed, page_links, pages, quote_embed
 from bot.relations_text import link_line
-from bot.render import NO_PINGS, shorten
-from index.relations.drawing import Picture
-from index.relations.graph import Relations
+from bot.ui import NO_PINGS, shorten
+from index import Picture, Relations
 
 # Runs a blocking call in the engine's threads (VerbatimBot.run_engine).
 RunEngine = Callable[..., Awaitable[Any]]
@@ -63,10 +62,12 @@ class MapView(discord.ui.View):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
+        """Grey out the buttons that would turn past the first or the last page."""
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= pages(self.relations) - 1
 
     async def _turn(self, interaction: discord.Interaction, step: int) -> None:
+        """Show the page `step` away, with its own quote menu."""
         self.page = min(max(0, self.page + step), pages(self.relations) - 1)
         self.remove_item(self.menu)
         self.menu = LinkQuotes(self.relations, self.page)

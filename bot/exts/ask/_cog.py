@@ -11,14 +11,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import VerbatimBot
-from bot.cogs.errors import slow_down
-from bot.cogs.relations import draw_relations
-from bot.relations_render import answer_embeds as relations_answer_embeds
-from bot.relations_views import PictureView
-from bot.render import NO_PINGS, answer_embeds, escape, shorten
-from bot.views import AnswerView
-from index import Answer, QuestionError
-from index.answering.questions import clean_question
+from bot.cooldowns import command_cooldown
+from bot.exts.ask._embeds import answer_embeds
+from bot.exts.ask._feedback import FeedbackLog
+from bot.exts.ask._views import AnswerView
+from bot.exts.errors import slow_down
+from bot.exts.relations import PictureView, draw_relations
+from bot.exts.relations import answer_embeds as relations_answer_embeds
+from bot.ui import NO_PINGS, escape, shorten
+from index import Answer, QuestionError, clean_question
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,9 @@ MENTION_HINT = (
     "Ask me something about my documents, e.g. `@Verbatim who spoke with whom?` "
     "or use `/ask`. `/help` explains more."
 )
-
-
-def _cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-    settings = getattr(interaction.client, "settings", None)
-    if settings is None or settings.cooldown_seconds == 0:
-        return None
-    return app_commands.Cooldown(settings.cooldown_uses, settings.cooldown_seconds)
+SORRY = "Sorry, something went wrong while answering."
+# What a reply is sent with: its embeds, its view and allowed_mentions.
+Reply = dict[str, Any]
 
 
 async def _reply(message: discord.Message, text: str) -> None:
@@ -43,22 +40,26 @@ async def _reply(message: discord.Message, text: str) -> None:
 class AskCog(commands.Cog):
     """Answer questions with verbatim quotes."""
 
-    def __init__(self, bot: VerbatimBot) -> None:
+    def __init__(self, bot: VerbatimBot, feedback: FeedbackLog) -> None:
         self.bot = bot
+        self.feedback = feedback
         settings = bot.settings
         self.mention_cooldown = commands.CooldownMapping.from_cooldown(
             settings.cooldown_uses, max(settings.cooldown_seconds, 1e-9), commands.BucketType.user
         )
 
     def _clean(self, question: str) -> str:
+        """Tidy a question, raising QuestionError for one the engine cannot take."""
         return clean_question(question, max_chars=self.bot.engine.settings.max_question_chars)
 
     async def _answer(self, question: str, guild_id: int | None) -> Answer:
+        """Answer a question from the server's documents, in the engine's threads."""
         # Finding the server's engine may load its index from disk: do it off the event loop.
         return await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).ask(question))
 
-    async def _relations(self, question: str, guild_id: int | None) -> dict[str, Any] | None:
-        """Answer who spoke with whom from the server's links (issue 9); None for the rest."""
+    async def _relations(self, question: str, guild_id: int | None) -> Reply | None:
+        """Answer who spoke with whom from the server's links; None for other questions."""
+        # The relations graph answers these best: every link, each with the sentence it rests on.
         routed = await self.bot.run_engine(
             lambda: self.bot.engine_for(guild_id).relations_for_question(question)
         )
@@ -68,9 +69,17 @@ class AskCog(commands.Cog):
         embeds = relations_answer_embeds(routed, question)
         return {"embeds": embeds, "view": view, "allowed_mentions": NO_PINGS}
 
+    def _answer_reply(self, answer: Answer) -> Reply:
+        """Build the reply for an answer: its embeds and the more-quotes and feedback buttons."""
+        return {
+            "embeds": answer_embeds(answer),
+            "view": AnswerView(answer, self.feedback),
+            "allowed_mentions": NO_PINGS,
+        }
+
     @app_commands.command(name="ask")
     @app_commands.describe(question="What you want to know about the documents")
-    @app_commands.checks.dynamic_cooldown(_cooldown, key=lambda i: i.user.id)
+    @app_commands.checks.dynamic_cooldown(command_cooldown, key=lambda i: i.user.id)
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         """Answer a question with verbatim quotes from the documents."""
         try:
@@ -84,11 +93,7 @@ class AskCog(commands.Cog):
             await interaction.followup.send(**routed)
             return
         answer = await self._answer(cleaned, interaction.guild_id)
-        await interaction.followup.send(
-            embeds=answer_embeds(answer),
-            view=AnswerView(answer, self.bot.feedback),
-            allowed_mentions=NO_PINGS,
-        )
+        await interaction.followup.send(**self._answer_reply(answer))
 
     def _question_in(self, message: discord.Message) -> str | None:
         """Return the question if the message is addressed to the bot, else None."""
@@ -105,51 +110,56 @@ class AskCog(commands.Cog):
         question = self._question_in(message)
         if question is None:
             return
+        cleaned = await self._accepted(message, question)
+        if cleaned is None:
+            return
+        found = await self._find(message, cleaned)
+        if found is None:
+            return
+        thread = await self._thread_for(message, cleaned)
+        reply = found if isinstance(found, dict) else self._answer_reply(found)
+        await self._deliver(message, thread, reply)
+
+    async def _accepted(self, message: discord.Message, question: str) -> str | None:
+        """Return the cleaned question, or reply with a hint, a slow-down or what is wrong."""
         if not question:
             await _reply(message, MENTION_HINT)
-            return
-        bucket = self.mention_cooldown.get_bucket(message)
-        retry_after = (
-            bucket.update_rate_limit() if bucket and self.bot.settings.cooldown_seconds else None
-        )
+            return None
+        retry_after = self._retry_after(message)
         if retry_after:
             await _reply(message, slow_down(retry_after))
-            return
+            return None
         try:
-            cleaned = self._clean(question)
+            return self._clean(question)
         except QuestionError as error:
             await _reply(message, escape(str(error)))
-            return
+            return None
+
+    def _retry_after(self, message: discord.Message) -> float | None:
+        """Count a mention against its author's cooldown; return the wait if they are over it."""
+        bucket = self.mention_cooldown.get_bucket(message)
+        return bucket.update_rate_limit() if bucket and self.bot.settings.cooldown_seconds else None
+
+    async def _find(self, message: discord.Message, question: str) -> Answer | Reply | None:
+        """Answer while showing "typing…"; on failure, say sorry and return None."""
         try:
             async with message.channel.typing():
                 guild_id = message.guild.id if message.guild else None
-                routed = await self._relations(cleaned, guild_id)
-                if routed is None:
-                    answer = await self._answer(cleaned, guild_id)
+                routed = await self._relations(question, guild_id)
+                return routed if routed is not None else await self._answer(question, guild_id)
         except Exception:
             log.exception("Answering a mention failed")
-            await _reply(message, "Sorry, something went wrong while answering.")
-            return
-        thread = await self._thread_for(message, cleaned)
-        if routed is not None:  # who spoke with whom: the links (issue 9)
-            if thread is not None:
-                await thread.send(**routed)
-            else:
-                await message.reply(**routed, mention_author=False)
-            return
+            await _reply(message, SORRY)
+            return None
+
+    async def _deliver(
+        self, message: discord.Message, thread: discord.Thread | None, reply: Reply
+    ) -> None:
+        """Send the reply into the question's thread, or else as a reply to the message."""
         if thread is not None:
-            await thread.send(
-                embeds=answer_embeds(answer),
-                view=AnswerView(answer, self.bot.feedback),
-                allowed_mentions=NO_PINGS,
-            )
-            return
-        await message.reply(
-            embeds=answer_embeds(answer),
-            view=AnswerView(answer, self.bot.feedback),
-            mention_author=False,
-            allowed_mentions=NO_PINGS,
-        )
+            await thread.send(**reply)
+        else:
+            await message.reply(**reply, mention_author=False)
 
     async def _thread_for(self, message: discord.Message, question: str) -> discord.Thread | None:
         """Open a thread on the question when VERBATIM_REPLY_IN_THREAD asks for one."""
@@ -165,8 +175,3 @@ class AskCog(commands.Cog):
         except discord.HTTPException:  # no permission to create threads: answer in place
             log.warning("Could not open a thread in channel %s", message.channel.id)
             return None
-
-
-async def setup(bot: VerbatimBot) -> None:
-    """Add the cog (discord.py extension entry point)."""
-    await bot.add_cog(AskCog(bot))

@@ -6,8 +6,9 @@ import logging
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
-from bot.render import NO_PINGS
+from bot.ui import NO_PINGS
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +43,8 @@ async def on_command_error(
         await reply_privately(interaction, text)
     except discord.HTTPException:
         log.warning("Could not report an error to the user")
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Route every slash command's errors to on_command_error (the extension entry point)."""
+    bot.tree.error(on_command_error)

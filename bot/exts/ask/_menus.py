@@ -7,29 +7,19 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import VerbatimBot
-from bot.render import ABSTAIN_COLOUR, NO_PINGS, answer_embeds, escape, quotes_embed, shorten
-from bot.views import AnswerView
-from index import Answer, QuestionError
-from index.answering.questions import clean_question
-
-NOT_COVERED = "The documents don't cover that claim: I found no passage that bears on it."
-
-
-def sources_embeds(answer: Answer) -> list[discord.Embed]:
-    """Render the passages that bear on a claim, or say that none do."""
-    title = shorten("Sources for: " + escape(answer.question), 256)
-    if not answer.answered:
-        return [discord.Embed(title=title, description=NOT_COVERED, colour=ABSTAIN_COLOUR)]
-    quotes = answer.quotes + answer.more
-    footer = "Passages that bear on the claim, quoted verbatim; judge for yourself."
-    return [quotes_embed(title, quotes[:5], footer)]
+from bot.exts.ask._embeds import answer_embeds, claim_sources_embeds
+from bot.exts.ask._feedback import FeedbackLog
+from bot.exts.ask._views import AnswerView
+from bot.ui import NO_PINGS, escape
+from index import Answer, QuestionError, clean_question
 
 
 class MenusCog(commands.Cog):
     """Right-click a message, Apps: ask about it or find sources for it."""
 
-    def __init__(self, bot: VerbatimBot) -> None:
+    def __init__(self, bot: VerbatimBot, feedback: FeedbackLog) -> None:
         self.bot = bot
+        self.feedback = feedback
         # Context menus cannot be declared inside a cog; they are added to the tree by hand.
         self.menus = [
             app_commands.ContextMenu(name="Ask Verbatim", callback=self.ask_about),
@@ -39,11 +29,13 @@ class MenusCog(commands.Cog):
             bot.tree.add_command(menu)
 
     async def cog_unload(self) -> None:
+        """Take the context menus off the tree with the cog."""
         for menu in self.menus:
             self.bot.tree.remove_command(menu.name, type=menu.type)
 
     @property
     def _private(self) -> bool:
+        """Whether menu answers are shown to the asker alone (VERBATIM_MENUS_EPHEMERAL)."""
         return self.bot.docs_settings.menus_ephemeral
 
     async def _answer(
@@ -71,7 +63,7 @@ class MenusCog(commands.Cog):
         if answer is not None:
             await interaction.followup.send(
                 embeds=answer_embeds(answer),
-                view=AnswerView(answer, self.bot.feedback),
+                view=AnswerView(answer, self.feedback),
                 ephemeral=self._private,
                 allowed_mentions=NO_PINGS,
             )
@@ -83,10 +75,7 @@ class MenusCog(commands.Cog):
         answer = await self._answer(interaction, message)
         if answer is not None:
             await interaction.followup.send(
-                embeds=sources_embeds(answer), ephemeral=self._private, allowed_mentions=NO_PINGS
+                embeds=claim_sources_embeds(answer),
+                ephemeral=self._private,
+                allowed_mentions=NO_PINGS,
             )
-
-
-async def setup(bot: VerbatimBot) -> None:
-    """Add the cog (discord.py extension entry point)."""
-    await bot.add_cog(MenusCog(bot))

@@ -8,14 +8,48 @@ from discord.ext import commands
 
 from bot.choices import document_choices
 from bot.client import VerbatimBot
-from bot.render import CONTENT_LIMIT, NO_PINGS, escape, shorten, summary_embeds
-from index import QuestionError
+from bot.ui import (
+    ABSTAIN_COLOUR,
+    COLOUR,
+    CONTENT_LIMIT,
+    DESCRIPTION_BUDGET,
+    DESCRIPTION_LIMIT,
+    NO_PINGS,
+    TITLE_LIMIT,
+    escape,
+    fit_footer,
+    shorten,
+)
+from index import QuestionError, Summary
 
 LENGTHS = [
     app_commands.Choice(name="short (3 sentences)", value=3),
     app_commands.Choice(name="medium (5 sentences)", value=5),
     app_commands.Choice(name="long (8 sentences)", value=8),
 ]
+
+
+def summary_embeds(summary: Summary) -> list[discord.Embed]:
+    """Render a summary as one embed of cited sentences in document order."""
+    what = escape(summary.document or "all documents")
+    title = f"Summary of {what}" + (f" on {escape(summary.topic)}" if summary.topic else "")
+    if not summary.answered:
+        embed = discord.Embed(
+            title=shorten(title, TITLE_LIMIT),
+            description=escape(summary.reason),
+            colour=ABSTAIN_COLOUR,
+        )
+        return [embed]
+    share = DESCRIPTION_BUDGET // max(1, len(summary.quotes)) - 20
+    lines = [f"• {shorten(escape(q.text), share)} [¶{q.paragraph}]" for q in summary.quotes]
+    titles = sorted({q.title for q in summary.quotes})
+    embed = discord.Embed(
+        title=shorten(title, TITLE_LIMIT),
+        description=shorten("\n".join(lines), DESCRIPTION_LIMIT),
+        colour=COLOUR,
+    )
+    embed.set_footer(text=fit_footer("Sentences quoted verbatim from " + "; ".join(titles)))
+    return [embed]
 
 
 class SummaryCog(commands.Cog):
@@ -63,5 +97,5 @@ class SummaryCog(commands.Cog):
 
 
 async def setup(bot: VerbatimBot) -> None:
-    """Add the cog (discord.py extension entry point)."""
+    """Add the summary cog (discord.py's extension entry point)."""
     await bot.add_cog(SummaryCog(bot))

@@ -57,6 +57,7 @@ class _PinnedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
+        """Return the vetted addresses of a host; refuse one that was not vetted."""
         addresses = self.pins.get(host)
         if not addresses:
             raise OSError(f"{host} was not vetted")
@@ -73,6 +74,7 @@ class _PinnedResolver(AbstractResolver):
         ]
 
     async def close(self) -> None:
+        """Release nothing: the resolver holds no connections."""
         return None
 
 
@@ -87,6 +89,7 @@ class Fetcher:
     max_redirects: int = 5
 
     def _permitted(self, address: Address) -> bool:
+        """Allow public addresses, and the private networks a test trusts explicitly."""
         return is_public(address) or any(address in network for network in self.allowed)
 
     async def _vet(self, url: yarl.URL, pins: dict[str, list[str]]) -> None:

@@ -54,6 +54,7 @@ class FeedbackLog:
                 os.close(handle)
 
     def _rotate_if_full(self, adding: int) -> None:
+        """Move a full file aside to `NAME.1` before this write would pass `max_bytes`."""
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.relations_text import link_line
-from bot.render import (
+from bot.ui import (
     ABSTAIN_COLOUR,
     COLOUR,
     DESCRIPTION_BUDGET,
@@ -15,7 +15,7 @@ from bot.render import (
     escape,
     shorten,
 )
-from index.relations.graph import Link, Relations
+from index import Link, Relations
 
 PER_PAGE = 20
 PICTURE = "relations.png"

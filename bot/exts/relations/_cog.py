@@ -10,38 +10,12 @@ from discord.ext import commands
 
 from bot.choices import document_choices
 from bot.client import VerbatimBot
-from bot.relations_render import map_embed, reason_embed
-from bot.relations_views import MapView, picture_file
-from bot.render import CONTENT_LIMIT, NO_PINGS, escape, shorten
-from index import Engine, QuestionError
-from index.relations.drawing import Picture, draw
-from index.relations.graph import Relations
-
-
-def draw_relations(relations: Relations) -> Picture:
-    """Draw a relations result's graph (run in the engine's threads: it takes CPU)."""
-    return draw(relations.graph)
-
-
-def relations_map(
-    engine: Engine, person: str | None, document: str | None
-) -> tuple[Relations, Picture | None]:
-    """Look the links up and draw them, in one call off the event loop."""
-    relations = engine.relations(person=person, document=document)
-    return relations, draw_relations(relations) if relations.answered else None
-
-
-def warm_up() -> None:
-    """Import matplotlib and networkx, which take a second or two the first time."""
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import networkx  # noqa: F401
-
-
-def _cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-    settings = getattr(interaction.client, "settings", None)
-    if settings is None or settings.cooldown_seconds == 0:
-        return None
-    return app_commands.Cooldown(settings.cooldown_uses, settings.cooldown_seconds)
+from bot.cooldowns import command_cooldown
+from bot.exts.relations._drawing import relations_map, warm_up
+from bot.exts.relations._embeds import map_embed, reason_embed
+from bot.exts.relations._views import MapView, picture_file
+from bot.ui import CONTENT_LIMIT, NO_PINGS, escape, shorten
+from index import QuestionError
 
 
 class RelationsCog(commands.Cog):
@@ -60,7 +34,7 @@ class RelationsCog(commands.Cog):
         person="Only this person's links (a full name or a surname)",
         document="Only this document (default: all of them)",
     )
-    @app_commands.checks.dynamic_cooldown(_cooldown, key=lambda i: i.user.id)
+    @app_commands.checks.dynamic_cooldown(command_cooldown, key=lambda i: i.user.id)
     async def relations(
         self,
         interaction: discord.Interaction,
@@ -96,8 +70,3 @@ class RelationsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """Offer the documents whose id or title contains what was typed."""
         return await document_choices(self.bot, interaction.guild_id, current)
-
-
-async def setup(bot: VerbatimBot) -> None:
-    """Add the cog (discord.py extension entry point)."""
-    await bot.add_cog(RelationsCog(bot))

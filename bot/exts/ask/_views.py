@@ -7,8 +7,9 @@ import logging
 
 import discord
 
-from bot.feedback import FeedbackLog
-from bot.render import NO_PINGS, closest_embeds, more_quotes_embeds
+from bot.exts.ask._embeds import closest_embeds, more_quotes_embeds
+from bot.exts.ask._feedback import FeedbackLog
+from bot.ui import NO_PINGS
 from index import Answer
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class AnswerView(discord.ui.View):
         await self._vote(interaction, helpful=False)
 
     async def _vote(self, interaction: discord.Interaction, *, helpful: bool) -> None:
+        """Save one user's vote once, or tell them why it was not saved."""
         if interaction.user.id in self.voters or interaction.user.id in self._saving:
             await interaction.response.send_message(
                 "You already rated this answer.", ephemeral=True

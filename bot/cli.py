@@ -1,0 +1,217 @@
+"""The command line: `python -m bot run | index | ask | summary | relations | sources | chat`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+from bot.logs import LogSettings, setup_logging
+from bot.relations_text import format_relations, relations_json
+from index import (
+    MAX_SUMMARY_SENTENCES,
+    SUMMARY_LENGTHS,
+    ConfigError,
+    Engine,
+    EngineSettings,
+    IndexProblem,
+    IndexWriteError,
+    LockError,
+    ModelLoadError,
+    QuestionError,
+    VerifierError,
+    clean_question,
+    load_settings,
+)
+
+# What a process killed by SIGPIPE returns: `... | head -1` is a normal way to stop reading.
+BROKEN_PIPE = 141
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Build the parser for every command and its options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Verbatim answers questions about documents by quoting them verbatim.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    # Operators can work on one server's documents (VERBATIM_DATA_DIR/guilds/<id>).
+    guild = argparse.ArgumentParser(add_help=False)
+    guild.add_argument("--guild", type=int, metavar="ID", help="a server's documents, by its id")
+    commands.add_parser("run", help="connect to Discord (or open the console without a token)")
+    index = commands.add_parser(
+        "index", parents=[guild], help="bring the index up to date with the corpus folder"
+    )
+    index.add_argument(
+        "--prune", action="store_true", help="let an empty corpus empty the index too"
+    )
+    ask = commands.add_parser("ask", parents=[guild], help="answer one question with quotes")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument(
+        "--closest",
+        action="store_true",
+        help="when the documents don't answer, also show the closest passages (may not answer)",
+    )
+    summary = commands.add_parser(
+        "summary", parents=[guild], help="summarise a document, optionally on a topic"
+    )
+    summary.add_argument("--topic", "-t")
+    summary.add_argument("--doc", "-d", help="document id or title (default: all)")
+    summary.add_argument("--length", "-n", default="5", help="sentences, or short/medium/long")
+    summary.add_argument("--json", action="store_true", help="print JSON")
+    relations = commands.add_parser(
+        "relations", parents=[guild], help="who spoke, met or talked with whom"
+    )
+    relations.add_argument("--person", "-p", help="only this person's links")
+    relations.add_argument("--doc", "-d", help="only this document (id or title)")
+    relations.add_argument("--png", metavar="FILE", help="also draw the graph into FILE")
+    relations.add_argument("--json", action="store_true", help="print networkx node-link JSON")
+    commands.add_parser("sources", parents=[guild], help="list the indexed documents")
+    commands.add_parser("chat", help="ask questions interactively")
+    commands.add_parser("health", help="exit 0 if the running bot reported in recently")
+    return parser
+
+
+def _length(value: str) -> int | str:
+    """Read --length as a number only when it is ASCII digits ("²" and "①" are not)."""
+    return int(value) if re.fullmatch(r"[0-9]{1,4}", value) else value
+
+
+def _print(text: str) -> None:
+    """Print a result at once, so a reader on a pipe sees it before a slow next step."""
+    print(text, flush=True)
+
+
+def _guild_engine(engine: Engine, guild: int) -> Engine:
+    """Return a server's engine (its own documents, plus the shared ones if they are visible)."""
+    from bot.settings import DocsSettings
+    from index import Library
+
+    docs = load_settings(DocsSettings)
+    root = docs.guilds_root(engine.settings.data_dir)
+    return Library(engine, root, shared_visible=docs.shared_corpus_visible).open(guild)
+
+
+def _relations(engine: Engine, args: argparse.Namespace) -> int:
+    """Print who spoke with whom, and draw it when asked; 1 when there is nothing to show."""
+    relations = engine.relations(person=args.person, document=args.doc)
+    print(relations_json(relations) if args.json else format_relations(relations))
+    if args.png and relations.answered:
+        from index import draw
+
+        picture = draw(relations.graph)
+        Path(args.png).write_bytes(picture.png)
+        if not args.json:
+            print(f"Drew {picture.shown} parties into {args.png}.")
+    return 0 if relations.answered else 1
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Carry out one parsed command; return the exit status."""
+    from bot import console
+
+    command = args.command or "run"
+    if command == "health":
+        from bot.runner import healthy
+
+        return 0 if healthy() else 1
+    if command == "run":
+        from bot.runner import run
+
+        return run()
+    settings = load_settings(EngineSettings)
+    # Check what the user typed before anything slow (the model, the index) is loaded.
+    if command == "ask":
+        clean_question(args.question, max_chars=settings.max_question_chars)
+    if command == "summary":
+        length = _length(str(args.length))
+        if isinstance(length, str) and length.lower() not in SUMMARY_LENGTHS:
+            raise QuestionError(
+                f"Length must be 1-{MAX_SUMMARY_SENTENCES} sentences or short, medium or long."
+            )
+    indexing = command == "index"
+    engine = Engine.open(
+        settings,
+        show_progress=indexing,
+        prune=indexing and args.prune,
+        must_save=indexing,  # `index` exists to save: a failure is its result, in one line
+    )
+    guild = getattr(args, "guild", None)
+    if guild is not None:
+        engine = _guild_engine(engine, guild)
+    if command == "index":
+        return _report_index(engine)
+    if command == "ask" and (routed := engine.relations_for_question(args.question)):
+        # The relations graph answers who spoke with whom best: every link, each with its quote.
+        _print(relations_json(routed, args.question) if args.json else format_relations(routed))
+    elif command == "ask":
+        answer = engine.ask(args.question)
+        tty = sys.stdout.isatty()
+        _print(
+            console.as_json(answer, closest=args.closest)
+            if args.json
+            else console.format_answer(answer, bold=tty, closest=args.closest)
+        )
+    elif command == "summary":
+        summary = engine.summary(document=args.doc, topic=args.topic, length=length)
+        _print(console.as_json(summary) if args.json else console.format_summary(summary))
+    elif command == "relations":
+        return _relations(engine, args)
+    elif command == "sources":
+        _print(console.format_sources(engine))
+    elif command == "chat":
+        console.chat(engine)
+    return 0
+
+
+def _report_index(engine: Engine) -> int:
+    """Print what `index` did; a save that failed is a one-line error and exit status 1."""
+    report = engine.last_sync
+    engine.graph  # noqa: B018  # wait for who-spoke-with-whom, so `index` leaves it cached
+    for problem in engine.problems:
+        print(f"Skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    _print(
+        f"Indexed {len(engine.sources())} document(s), "
+        f"{engine.searcher.size} sentence windows: "
+        f"embedded {len(report.embedded)}, reused {len(report.reused)}, "
+        f"removed {len(report.removed)} in {report.seconds:.1f}s."
+    )
+    if report.rebuilt_because:
+        _print(f"Built from scratch: {report.rebuilt_because}.")
+    if report.kept_because:
+        print(f"warning: {report.kept_because}.", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run, turning expected failures into a one-line message."""
+    args = _parser().parse_args(argv)
+    try:
+        level = load_settings(LogSettings).log_level
+        verbose = args.command in (None, "run", "index")
+        setup_logging(level or (logging.INFO if verbose else logging.WARNING))
+        return run_command(args)
+    except (ConfigError, QuestionError, ModelLoadError, VerifierError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except IndexWriteError as error:
+        print(f"error: the index was not saved: {error}", file=sys.stderr)
+        return 1
+    except (LockError, IndexProblem) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`| head -1`); point stdout at /dev/null so exit doesn't complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

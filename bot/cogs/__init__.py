@@ -1,1 +1,0 @@
-"""Slash commands and listeners, one cog per concern."""

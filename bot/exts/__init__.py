@@ -1,0 +1,1 @@
+"""Discord extensions, one per feature; bot/client.py loads them by name at start-up."""

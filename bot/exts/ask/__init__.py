@@ -1,0 +1,19 @@
+"""Answers: /ask, mentions and direct messages, and the "Ask Verbatim" and "Find sources" menus."""
+
+from __future__ import annotations
+
+from bot.client import VerbatimBot
+from bot.exts.ask._cog import AskCog
+from bot.exts.ask._feedback import FeedbackLog
+from bot.exts.ask._menus import MenusCog
+
+__all__ = ["setup"]
+
+
+async def setup(bot: VerbatimBot) -> None:
+    """Add the answering cogs, sharing one feedback log (discord.py's extension entry point)."""
+    # One log for both cogs: its lock serialises the writes to, and rotation of, one file.
+    settings = bot.settings
+    feedback = FeedbackLog(settings.feedback_file, max_bytes=settings.feedback_max_bytes)
+    await bot.add_cog(AskCog(bot, feedback))
+    await bot.add_cog(MenusCog(bot, feedback))
