@@ -231,13 +231,14 @@ def test_summarising_a_large_corpus_reads_a_bounded_sample(
     engine, _ = _engine(tmp_path)
     monkeypatch.setattr("index.answering.summaries.MAX_SUMMARY_ROWS", 50)
     read: list[int] = []
-    original = engine.searcher.vectors_at
+    # Summaries read vectors from the store's view of the served generation.
+    original = engine.searcher.backend.vectors_at
 
     def counted(rows: np.ndarray) -> np.ndarray:
         read.append(len(rows))
         return original(rows)
 
-    monkeypatch.setattr(engine.searcher, "vectors_at", counted)
+    monkeypatch.setattr(engine.searcher.backend, "vectors_at", counted)
     summary = engine.summary(length=3)
     assert summary.answered and len(summary.quotes) == 3
     assert engine.searcher.size > 50 and read and max(read) <= 50
