@@ -126,7 +126,7 @@ async def test_ask_defers_at_once_then_follows_up_with_quotes(rig: DiscordRig) -
     text = text_of(followup.body)
     for name in ("Sergei Shoigu", "Mark Milley", "Tony Radakin", "Lloyd Austin"):
         assert name in text
-    # Who spoke with whom is answered from the relations links (issue 9): each with its quote.
+    # Who spoke with whom is answered from the relations links: each with its quote.
     assert "¶3" in text and "> In the past 48 hours" in text
     assert "**" in followup.body["embeds"][0]["description"]  # the links are bold
     labels = [c["label"] for row in followup.body["components"] for c in row["components"]]
