@@ -9,7 +9,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from index import ConfigError, Engine, EngineSettings, load_settings
+from index import ConfigError, Engine, EngineSettings, Library, load_settings, prepare
 from index.storage.postgres.connection import pool_for
 from index.storage.postgres.schema import SCHEMA_VERSION, SchemaError, migrate
 from index.storage.postgres.store import PostgresStore
@@ -176,3 +176,24 @@ def test_a_bad_url_or_a_database_that_is_down_gets_one_line(tmp_path: Path) -> N
     message = str(caught.value)
     assert message.startswith("VERBATIM_DATABASE_URL: cannot connect") and "\n" not in message
     assert "hunter2" not in message
+
+
+def test_a_servers_documents_stay_in_its_own_tenant(tmp_path: Path, database_url: str) -> None:
+    article(tmp_path)
+    shared = open_engine(settings_for(tmp_path, "postgres", database_url))
+    library = Library(shared, tmp_path / "data")
+    library.add(
+        1, prepare(b"Tea is brewed from dried leaves of the tea plant.", title="Tea"), added_by="a"
+    )
+    library.add(
+        2, prepare(b"Lighthouses warn ships away from rocks.", title="Lights"), added_by="b"
+    )
+    own = {guild: {s.title for s in library.engine_for(guild).sources()} for guild in (1, 2)}
+    assert "Tea" in own[1] and "Lights" not in own[1]
+    assert "Lights" in own[2] and "Tea" not in own[2]
+    assert "Tea" not in {s.title for s in shared.sources()}
+    for quote in library.engine_for(2).ask("What is tea brewed from?").quotes:
+        assert quote.title != "Tea"
+    with psycopg.connect(database_url) as connection:
+        tenants = {row[0] for row in connection.execute("SELECT DISTINCT tenant FROM documents")}
+    assert tenants == {"shared", "1", "2"}
