@@ -26,3 +26,14 @@ def open_store(settings: EngineSettings, model_id: str, *, tenant: str = SHARED_
         lock_timeout=settings.lock_timeout,
         hnsw_min_rows=settings.hnsw_min_rows,
     )
+
+
+def migrate_store(settings: EngineSettings) -> str:
+    """Create or upgrade the configured store's schema; return a line saying what it found."""
+    if settings.database_url is None:
+        return "Nothing to migrate: VERBATIM_DATABASE_URL is not set, so the index is local files."
+    from index.storage.postgres.connection import pool_for
+    from index.storage.postgres.schema import SCHEMA_VERSION
+
+    pool_for(settings.database_url.get_secret_value())
+    return f"The database's schema is at version {SCHEMA_VERSION}."

@@ -9,7 +9,15 @@ import numpy as np
 import psycopg
 import pytest
 
-from index import ConfigError, Engine, EngineSettings, Library, load_settings, prepare
+from index import (
+    ConfigError,
+    Engine,
+    EngineSettings,
+    Library,
+    load_settings,
+    migrate_store,
+    prepare,
+)
 from index.storage.postgres.connection import pool_for
 from index.storage.postgres.schema import SCHEMA_VERSION, SchemaError, migrate
 from index.storage.postgres.store import PostgresStore
@@ -197,3 +205,13 @@ def test_a_servers_documents_stay_in_its_own_tenant(tmp_path: Path, database_url
     with psycopg.connect(database_url) as connection:
         tenants = {row[0] for row in connection.execute("SELECT DISTINCT tenant FROM documents")}
     assert tenants == {"shared", "1", "2"}
+
+
+def test_migrate_creates_the_schema_and_says_so(database_url: str) -> None:
+    url_settings = EngineSettings(database_url=database_url)
+    assert migrate_store(url_settings) == f"The database's schema is at version {SCHEMA_VERSION}."
+    assert "Nothing to migrate" in migrate_store(EngineSettings())
+    with psycopg.connect(database_url) as connection:
+        assert connection.execute("SELECT max(version) FROM verbatim_schema").fetchone() == (
+            SCHEMA_VERSION,
+        )
