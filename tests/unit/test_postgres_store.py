@@ -215,3 +215,18 @@ def test_migrate_creates_the_schema_and_says_so(database_url: str) -> None:
         assert connection.execute("SELECT max(version) FROM verbatim_schema").fetchone() == (
             SCHEMA_VERSION,
         )
+
+
+def test_another_process_answers_from_the_new_generation_on_its_next_question(
+    tmp_path: Path, database_url: str
+) -> None:
+    corpus = article(tmp_path)
+    settings = settings_for(tmp_path, "postgres", database_url)
+    writer, reader = open_engine(settings), open_engine(settings)
+    before = reader.searcher.backend.generation
+    (corpus / "kiwi.txt").write_text("Kiwis\n\nKiwis are fuzzy brown fruit grown in New Zealand.\n")
+    writer.reindex()
+    answer = reader.ask("Where are kiwis grown?")
+    assert answer.answered and answer.quotes[0].document == "kiwi"
+    assert reader.searcher.backend.generation > before
+    assert "kiwi" in {s.document for s in reader.sources()}

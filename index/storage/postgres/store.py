@@ -66,8 +66,17 @@ class PostgresStore(Store):
         # The who-spoke-with-whom cache is rebuilt per process until it moves into the database.
         return Path(tempfile.gettempdir()) / "verbatim-relations" / self.tenant
 
-    def view(self) -> PostgresView | None:
+    def latest_generation(self) -> int | None:
         with self.pool.connection() as connection:
+            row = connection.execute(
+                "SELECT generation FROM tenants WHERE tenant = %s", (self.tenant,)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def view(self) -> PostgresView | None:
+        with self.pool.connection() as connection, connection.transaction():
+            # One snapshot for the tenant's counts and its documents: never half a generation.
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             tenant = connection.execute(
                 "SELECT generation, next_row, windows, window_terms, sentences, model, "
                 "dimension FROM tenants WHERE tenant = %s",
