@@ -25,6 +25,7 @@ from index import (
     VerifierError,
     clean_question,
     load_settings,
+    migrate_store,
 )
 
 # What a process killed by SIGPIPE returns: `... | head -1` is a normal way to stop reading.
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("sources", parents=[guild], help="list the indexed documents")
     commands.add_parser("chat", help="ask questions interactively")
     commands.add_parser("health", help="exit 0 if the running bot reported in recently")
+    commands.add_parser("migrate", help="create or upgrade the database's tables (Postgres store)")
     return parser
 
 
@@ -124,6 +126,9 @@ def run_command(args: argparse.Namespace) -> int:
 
         return run()
     settings = load_settings(EngineSettings)
+    if command == "migrate":
+        _print(migrate_store(settings))
+        return 0
     # Check what the user typed before anything slow (the model, the index) is loaded.
     if command == "ask":
         clean_question(args.question, max_chars=settings.max_question_chars)

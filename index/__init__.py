@@ -21,6 +21,7 @@ from index.relations.drawing import Picture, draw
 from index.relations.graph import Link, RelationGraph, Relations
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
 from index.settings import EngineSettings, load_settings
+from index.storage.factory import migrate_store
 from index.text.listing import capped_list
 
 # bm25s and faiss log routine detail at DEBUG/INFO on their own loggers.
@@ -57,6 +58,7 @@ __all__ = [
     "clean_question",
     "draw",
     "load_settings",
+    "migrate_store",
     "prepare",
     "valid_url",
 ]

@@ -174,6 +174,22 @@ class Engine:
             self._relations = relations
         return report
 
+    def _served(self) -> HybridSearcher[StoreView]:
+        """Return the searcher of the newest generation, following other processes' commits."""
+        searcher = self.searcher
+        latest = self.store.latest_generation()
+        if latest is None or latest == searcher.backend.generation:
+            return searcher
+        view = self.store.view()
+        if view is None:
+            return searcher
+        fresh = HybridSearcher(view, self.encoder)
+        with self._lock:
+            if self.searcher is searcher:
+                self.searcher = fresh
+                self._relations = _RelationsSource(self.store.cache_folder, view)
+            return self.searcher
+
     @property
     def graph(self) -> RelationGraph:
         """Return who spoke with whom in the indexed documents, built on first use."""
@@ -182,7 +198,7 @@ class Engine:
     def ask(self, question: str, *, max_quotes: int | None = None) -> Answer:
         """Answer with up to `max_quotes` verbatim quotes, or abstain saying why."""
         text = clean_question(question, max_chars=self.settings.max_question_chars)
-        searcher = self.searcher
+        searcher = self._served()
         if searcher.size == 0:
             return Answer(text, False, [], [], "The corpus is empty: add documents and re-index.")
         view = searcher.backend
@@ -214,7 +230,7 @@ class Engine:
     ) -> list[Passage]:
         """Rank paragraphs for a question (reordered by the verifier when there is one)."""
         text = clean_question(question, max_chars=self.settings.max_question_chars)
-        searcher = self.searcher
+        searcher = self._served()
         wanted = question_terms(text, searcher.term_weights)
         hits = searcher.search(text, mode=mode, depth=depth)
         candidates = passage_candidates(searcher.backend, hits, text, wanted, limit=max(k, 12))
@@ -232,7 +248,7 @@ class Engine:
         self, *, document: str | None = None, topic: str | None = None, length: int | str = 5
     ) -> Summary:
         """Summarise one document or all of them, optionally on a topic, in document order."""
-        searcher = self.searcher
+        searcher = self._served()
         count = SUMMARY_LENGTHS.get(str(length).lower()) if isinstance(length, str) else length
         if count is None or not 1 <= count <= MAX_SUMMARY_SENTENCES:
             raise QuestionError(
@@ -264,7 +280,7 @@ class Engine:
         doc_id = None
         if document:
             position = self._document_positions(document)[0]
-            doc_id = self.searcher.backend.listing()[position].doc_id
+            doc_id = self._served().backend.listing()[position].doc_id
         return query_relations(self.graph, person=person, document=doc_id)
 
     def relations_for_question(self, question: str) -> Relations | None:
@@ -273,7 +289,7 @@ class Engine:
         return relations_for_question(self.graph, text)
 
     def _document_positions(self, document: str | None) -> list[int]:
-        listed = self.searcher.backend.listing()
+        listed = self._served().backend.listing()
         if document is None:
             return list(range(len(listed)))
         wanted = document.strip().casefold()
@@ -295,5 +311,5 @@ class Engine:
                 source_url=entry.source_url,
                 date=entry.date,
             )
-            for entry in self.searcher.backend.listing()
+            for entry in self._served().backend.listing()
         ]

@@ -30,6 +30,7 @@ from index.errors import IndexWriteError, LibraryError, StorageError
 from index.retrieval.encoder import Encoder, Progress
 from index.settings import EngineSettings
 from index.storage.base import SyncReport
+from index.storage.factory import open_store
 
 log = logging.getLogger(__name__)
 AUDIT_LOG = "audit.jsonl"
@@ -67,10 +68,14 @@ class GuildEngine(Engine):
         encoder: Encoder,
         shared: Engine | None,
         verifier: Verifier | None = None,
+        *,
+        guild_id: int,
     ) -> None:
         self.shared = shared
+        # In a shared database each server is a tenant of its own, never the shared corpus's.
+        store = open_store(settings, encoder.model_id, tenant=str(guild_id))
         # A server's documents change only through /docs, so an empty folder is the truth.
-        super().__init__(settings, encoder, verifier=verifier, prune=True)
+        super().__init__(settings, encoder, store=store, verifier=verifier, prune=True)
 
     def load_documents(self, known: Mapping[str, Document] | None = None) -> Corpus:
         """Read the server's folder and add the shared engine's documents, already parsed."""
@@ -208,6 +213,7 @@ class Library:
             self.shared.encoder,
             self.shared if self.shared_visible else None,
             self.shared.verifier,  # one verifier for every server, like the encoder
+            guild_id=guild_id,
         )
         self._remember(guild_id, engine)
         return engine

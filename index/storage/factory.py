@@ -6,13 +6,34 @@ from index.settings import EngineSettings
 from index.storage.base import Store
 from index.storage.local.store import LocalStore
 
+SHARED_TENANT = "shared"
 
-def open_store(settings: EngineSettings, model_id: str) -> Store:
-    """Return the store the settings name: today the local folder of files, the index folder."""
-    # Another store joins here, chosen by its own setting; the engine never knows which it has.
+
+def open_store(settings: EngineSettings, model_id: str, *, tenant: str = SHARED_TENANT) -> Store:
+    """Return the store the settings name: Postgres when a database URL is set, else files."""
+    # `tenant` names whose documents these are in a shared database: a server's id, or the
+    # shared corpus. The local store keeps each tenant in its own index folder instead.
+    if settings.database_url is not None:
+        # Imported only when asked for: a self-hoster on files never loads psycopg.
+        from index.storage.postgres.connection import pool_for
+        from index.storage.postgres.store import PostgresStore
+
+        pool = pool_for(settings.database_url.get_secret_value())
+        return PostgresStore(pool, tenant, model_id=model_id)
     return LocalStore(
         settings.index_dir,
         model_id=model_id,
         lock_timeout=settings.lock_timeout,
         hnsw_min_rows=settings.hnsw_min_rows,
     )
+
+
+def migrate_store(settings: EngineSettings) -> str:
+    """Create or upgrade the configured store's schema; return a line saying what it found."""
+    if settings.database_url is None:
+        return "Nothing to migrate: VERBATIM_DATABASE_URL is not set, so the index is local files."
+    from index.storage.postgres.connection import pool_for
+    from index.storage.postgres.schema import SCHEMA_VERSION
+
+    pool_for(settings.database_url.get_secret_value())
+    return f"The database's schema is at version {SCHEMA_VERSION}."

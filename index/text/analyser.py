@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+
+from index.corpus.documents import Document
+from index.text.windows import ChunkerParams, Sentence, window_bounds
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -57,3 +61,21 @@ def terms(text: str) -> list[str]:
     """Lower-case, drop stop words and stem: the same analysis BM25 uses."""
     words = [w for w in _WORD.findall(text.lower()) if w not in stopwords()]
     return list(_stemmer().stemWords(words))
+
+
+def window_terms(
+    document: Document, sentences: Sequence[Sentence], params: ChunkerParams
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Return each sentence's terms and each window's (title + its sentences), analysed once."""
+    # Windows overlap, so analysing sentences once and joining them costs a third of
+    # analysing every window's text; the terms are the same (windows join whole sentences).
+    text = document.text
+    own = [terms(text[s.start : s.end]) for s in sentences]
+    header = terms(document.title) if params.title_prefix else []
+    units = []
+    for lo, hi in window_bounds(sentences, params.window):
+        unit = list(header)
+        for index in range(lo, hi + 1):
+            unit.extend(own[index])
+        units.append(unit)
+    return own, units

@@ -12,9 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
-
-K1 = 1.2
-B = 0.75
+from index.storage.bm25 import K1, B
 
 
 class KeywordFiles(NamedTuple):

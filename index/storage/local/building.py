@@ -12,33 +12,15 @@ from index.corpus.documents import Document
 from index.retrieval.encoder import Encoder, Vectors
 from index.storage.local.bm25 import KeywordBuilder, KeywordIndex, TermWeights
 from index.storage.local.dense import DenseBuilder, DenseKind
-from index.text.analyser import terms
+from index.text.analyser import window_terms
 from index.text.progress import Progress
-from index.text.windows import ChunkerParams, Sentence, window_bounds
+from index.text.windows import ChunkerParams, Sentence
 
 # Texts embedded per call. sentence-transformers sorts each call's texts by length before
 # batching, so larger calls pad less; 2048 windows of 384 floats are only 3 MB.
 EMBED_SLICE = 2048
 # Windows analysed for BM25 per batch: bounds the memory of term lists while indexing.
 KEYWORD_SLICE = 4096
-
-
-def window_terms(
-    document: Document, sentences: Sequence[Sentence], params: ChunkerParams
-) -> tuple[list[list[str]], list[list[str]]]:
-    """Return each sentence's terms and each window's (title + its sentences), analysed once."""
-    # Windows overlap, so analysing sentences once and joining them costs a third of
-    # analysing every window's text; the terms are the same (windows join whole sentences).
-    text = document.text
-    own = [terms(text[s.start : s.end]) for s in sentences]
-    header = terms(document.title) if params.title_prefix else []
-    units = []
-    for lo, hi in window_bounds(sentences, params.window):
-        unit = list(header)
-        for index in range(lo, hi + 1):
-            unit.extend(own[index])
-        units.append(unit)
-    return own, units
 
 
 def analyse_keywords(

@@ -322,6 +322,10 @@ class LocalStore(Store):
     def cache_folder(self) -> Path:
         return self.folder
 
+    def latest_generation(self) -> None:
+        # An index folder changes through this process's own syncs; /docs re-indexes in place.
+        return None
+
     def view(self) -> LocalView | None:
         try:
             return LocalView(load_index(self.folder, model_id=self.model_id, params=self.params))

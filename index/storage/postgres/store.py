@@ -1,0 +1,419 @@
+"""The Postgres store: each document written or removed in one transaction, one writer a tenant."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from index.corpus.documents import Document
+from index.errors import IndexWriteError
+from index.retrieval.encoder import Encoder, Vectors
+from index.storage.base import Listed, Store, StoreView, SyncReport
+from index.storage.plan import SyncPlan, plan_sync
+from index.storage.postgres.schema import hnsw_index
+from index.storage.postgres.view import PostgresView, TenantRow
+from index.text.analyser import window_terms
+from index.text.progress import Progress
+from index.text.splitting import characters, split_documents
+from index.text.windows import DEFAULT_PARAMS, ChunkerParams, Sentence, unit_texts, window_spans
+
+log = logging.getLogger(__name__)
+# Texts embedded per call, as the local store does (larger calls pad less).
+EMBED_SLICE = 2048
+
+
+class Prepared:
+    """One document split, embedded and analysed, ready to be written in one transaction."""
+
+    def __init__(
+        self,
+        document: Document,
+        sentences: Sequence[Sentence],
+        windows: Sequence[tuple[int, int]],
+        vectors: Vectors,
+        units: list[list[str]],
+        own: list[list[str]],
+    ) -> None:
+        self.document, self.sentences, self.windows = document, sentences, windows
+        self.vectors, self.units, self.own = vectors, units, own
+
+
+class PostgresStore(Store):
+    """A tenant's documents, windows, vectors and postings in PostgreSQL with pgvector."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool[Any],
+        tenant: str,
+        *,
+        model_id: str,
+        params: ChunkerParams = DEFAULT_PARAMS,
+    ) -> None:
+        self.pool, self.tenant, self.model_id, self.params = pool, tenant, model_id, params
+
+    @property
+    def cache_folder(self) -> Path:
+        # The who-spoke-with-whom cache is rebuilt per process until it moves into the database.
+        return Path(tempfile.gettempdir()) / "verbatim-relations" / self.tenant
+
+    def latest_generation(self) -> int | None:
+        with self.pool.connection() as connection:
+            row = connection.execute(
+                "SELECT generation FROM tenants WHERE tenant = %s", (self.tenant,)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def view(self) -> PostgresView | None:
+        with self.pool.connection() as connection, connection.transaction():
+            # One snapshot for the tenant's counts and its documents: never half a generation.
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            tenant = connection.execute(
+                "SELECT generation, next_row, windows, window_terms, sentences, model, "
+                "dimension FROM tenants WHERE tenant = %s",
+                (self.tenant,),
+            ).fetchone()
+            if tenant is None or tenant[5] not in (None, self.model_id):
+                return None
+            records = connection.execute(
+                "SELECT doc_id, title, source, source_url, date, "
+                "coalesce(array_length(paragraphs, 1), 0) / 2, row_count, first_row, "
+                "content_hash FROM documents WHERE tenant = %s ORDER BY position",
+                (self.tenant,),
+            ).fetchall()
+        generation, end_row, windows, window_terms_count, sentences, _, dimension = tenant
+        rows = [
+            TenantRow(Listed(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6])), r[7], r[6], r[8])
+            for r in records
+        ]
+        return PostgresView(
+            self.pool,
+            self.tenant,
+            generation=int(generation),
+            end_row=int(end_row),
+            dimension=int(dimension or 0),
+            windows=int(windows),
+            window_terms=int(window_terms_count),
+            sentences=int(sentences),
+            rows=rows,
+        )
+
+    def _stored(self) -> list[Document] | None:
+        """Return the stored documents' metadata as text-less documents, for the plan."""
+        view = self.view()
+        if view is None:
+            return None
+        with self.pool.connection() as connection:
+            records = connection.execute(
+                "SELECT doc_id, title, source, source_url, date, content_hash FROM documents "
+                "WHERE tenant = %s ORDER BY position",
+                (self.tenant,),
+            ).fetchall()
+        return [
+            Document(r[0], r[1], "", r[2], (), source_url=r[3], date=r[4], content_hash=r[5])
+            for r in records
+        ]
+
+    def sync(
+        self,
+        documents: list[Document],
+        encoder: Encoder,
+        *,
+        prune: bool = False,
+        must_save: bool = False,
+        show_progress: bool = False,
+        current: StoreView | None = None,
+    ) -> tuple[PostgresView, SyncReport]:
+        started = time.perf_counter()
+        report = SyncReport()
+        try:
+            stored = self._stored()
+            if stored is None:
+                report.rebuilt_because = "no index yet"
+                self._forget_other_model()
+            plan = plan_sync(stored, documents, prune=prune)
+            report.reused, report.removed = list(plan.reuse), list(plan.remove)
+            if plan.kept_because:
+                report.kept_because = plan.kept_because
+                log.warning("Not updating the index: %s", plan.kept_because)
+            elif plan.rewrite:
+                self._write(plan, documents, encoder, report, show_progress)
+        except psycopg.Error as error:
+            reason = f"cannot write to the database ({_describe(error)})"
+            if must_save:
+                raise IndexWriteError(reason) from None
+            report.save_error = reason
+            log.error("Cannot update the index: %s. Answering from what is stored.", reason)
+        report.seconds = time.perf_counter() - started
+        view = self.view()
+        if view is None:
+            raise IndexWriteError(
+                report.save_error or "the database holds no index for this tenant"
+            )
+        return view, report
+
+    def _write(
+        self,
+        plan: SyncPlan,
+        documents: list[Document],
+        encoder: Encoder,
+        report: SyncReport,
+        show_progress: bool,
+    ) -> None:
+        """Write the plan: each removal and each new document in its own transaction."""
+        for doc_id in plan.remove:
+            with self.pool.connection() as connection, connection.transaction():
+                self._lock(connection)
+                self._delete(connection, doc_id)
+                self._bump(connection)
+        level = logging.INFO if show_progress else logging.DEBUG
+        for prepared in self._prepare(plan.embed, encoder, level):
+            with self.pool.connection() as connection, connection.transaction():
+                self._lock(connection)
+                self._delete(connection, prepared.document.doc_id)
+                self._insert(connection, prepared, encoder.dimension)
+                self._bump(connection)
+            report.embedded.append(prepared.document.doc_id)
+        with self.pool.connection() as connection, connection.transaction():
+            self._lock(connection)
+            self._arrange(connection, documents)
+            self._bump(connection)
+        report.wrote = True
+
+    def _prepare(self, documents: list[Document], encoder: Encoder, level: int) -> list[Prepared]:
+        """Split, embed and analyse the documents to write, before any transaction opens."""
+        if not documents:
+            return []
+        splitting = Progress(
+            "Splitting sentences", sum(map(characters, documents)), "characters", level=level
+        )
+        split = split_documents(
+            documents, self.params, meanwhile=lambda: encoder.dimension, progress=splitting
+        )
+        splitting.finish()
+        total = sum(len(sentences) for sentences in split)
+        embedding = Progress("Embedding", total, "sentence windows", level=level)
+        prepared = []
+        for document, sentences in zip(documents, split, strict=True):
+            windows = window_spans(sentences, self.params.window)
+            texts = unit_texts(document, windows, self.params)
+            parts = [
+                encoder.encode(texts[i : i + EMBED_SLICE])
+                for i in range(0, len(texts), EMBED_SLICE)
+            ]
+            vectors = (
+                np.vstack(parts).astype(np.float32)
+                if parts
+                else np.zeros((0, encoder.dimension), dtype=np.float32)
+            )
+            embedding.advance(len(texts))
+            own, units = window_terms(document, sentences, self.params)
+            prepared.append(Prepared(document, sentences, windows, vectors, units, own))
+        embedding.finish()
+        return prepared
+
+    def _lock(self, connection: psycopg.Connection[Any]) -> None:
+        """Take the tenant's writer lock for this transaction; other hosts wait for it."""
+        connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("verbatim:" + self.tenant,)
+        )
+        connection.execute(
+            "INSERT INTO tenants (tenant, model) VALUES (%s, %s) ON CONFLICT (tenant) DO NOTHING",
+            (self.tenant, self.model_id),
+        )
+
+    def _bump(self, connection: psycopg.Connection[Any]) -> None:
+        connection.execute(
+            "UPDATE tenants SET generation = generation + 1 WHERE tenant = %s", (self.tenant,)
+        )
+
+    def _forget_other_model(self) -> None:
+        """Drop a tenant embedded with another model: its vectors cannot be compared."""
+        with self.pool.connection() as connection, connection.transaction():
+            self._lock(connection)
+            model = connection.execute(
+                "SELECT model FROM tenants WHERE tenant = %s", (self.tenant,)
+            ).fetchone()
+            if model is None or model[0] in (None, self.model_id):
+                return
+            log.warning("Rebuilding the index: it was built with model %r", model[0])
+            for table in ("postings", "windows", "documents", "document_terms"):
+                connection.execute(f"DELETE FROM {table} WHERE tenant = %s", (self.tenant,))
+            for table in ("window_frequencies", "sentence_frequencies"):
+                connection.execute(f"DELETE FROM {table} WHERE tenant = %s", (self.tenant,))
+            connection.execute(
+                "UPDATE tenants SET windows = 0, window_terms = 0, sentences = 0, model = %s, "
+                "dimension = NULL, generation = generation + 1 WHERE tenant = %s",
+                (self.model_id, self.tenant),
+            )
+
+    def _delete(self, connection: psycopg.Connection[Any], doc_id: str) -> None:
+        """Remove a document's rows and take its share out of the tenant's statistics."""
+        record = connection.execute(
+            "SELECT first_row, row_count, window_terms FROM documents "
+            "WHERE tenant = %s AND doc_id = %s",
+            (self.tenant, doc_id),
+        ).fetchone()
+        if record is None:
+            return
+        first_row, row_count, terms_count = record
+        t = self.tenant
+        for table, column in (
+            ("window_frequencies", "windows"),
+            ("sentence_frequencies", "sentences"),
+        ):
+            connection.execute(
+                f"UPDATE {table} AS f SET df = f.df - d.{column} FROM document_terms AS d "
+                f"WHERE f.tenant = %s AND d.tenant = %s AND d.doc_id = %s AND f.term = d.term",
+                (t, t, doc_id),
+            )
+            connection.execute(f"DELETE FROM {table} WHERE tenant = %s AND df <= 0", (t,))
+        connection.execute(
+            "DELETE FROM postings WHERE tenant = %s AND row_id >= %s AND row_id < %s",
+            (t, first_row, first_row + row_count),
+        )
+        for table in ("windows", "document_terms", "documents"):
+            connection.execute(
+                f"DELETE FROM {table} WHERE tenant = %s AND doc_id = %s", (t, doc_id)
+            )
+        connection.execute(
+            "UPDATE tenants SET windows = windows - %s, window_terms = window_terms - %s, "
+            "sentences = sentences - %s WHERE tenant = %s",
+            (row_count, terms_count, row_count, t),
+        )
+
+    def _insert(
+        self, connection: psycopg.Connection[Any], prepared: Prepared, dimension: int
+    ) -> None:
+        """Write one document, its windows, postings and its share of the statistics."""
+        t, document = self.tenant, prepared.document
+        row = connection.execute(
+            "SELECT next_row FROM tenants WHERE tenant = %s FOR UPDATE", (t,)
+        ).fetchone()
+        first_row = int(row[0]) if row else 0
+        count = len(prepared.sentences)
+        terms_count = sum(len(unit) for unit in prepared.units)
+        connection.execute(
+            "INSERT INTO documents (tenant, doc_id, position, title, source, source_url, date, "
+            "content_hash, signature, body, paragraphs, first_row, row_count, window_terms) "
+            "VALUES (%s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                t,
+                document.doc_id,
+                document.title,
+                document.source,
+                document.source_url,
+                document.date,
+                document.content_hash,
+                document.signature,
+                document.text,
+                [offset for span in document.paragraphs for offset in span],
+                first_row,
+                count,
+                terms_count,
+            ),
+        )
+        with connection.cursor() as cursor:
+            with cursor.copy(
+                "COPY windows (tenant, row_id, doc_id, sentence, paragraph, sentence_start, "
+                "sentence_end, window_start, window_end, dimension, embedding) FROM STDIN"
+            ) as copy:
+                for index, (sentence, window) in enumerate(
+                    zip(prepared.sentences, prepared.windows, strict=True)
+                ):
+                    copy.write_row(
+                        (
+                            t,
+                            first_row + index,
+                            document.doc_id,
+                            index,
+                            sentence.paragraph,
+                            sentence.start,
+                            sentence.end,
+                            window[0],
+                            window[1],
+                            dimension,
+                            prepared.vectors[index],
+                        )
+                    )
+            with cursor.copy("COPY postings (tenant, term, row_id, tf, length) FROM STDIN") as copy:
+                for index, unit in enumerate(prepared.units):
+                    for term, tf in Counter(unit).items():
+                        copy.write_row((t, term, first_row + index, tf, len(unit)))
+        in_windows: Counter[str] = Counter()
+        for unit in prepared.units:
+            in_windows.update(set(unit))
+        in_sentences: Counter[str] = Counter()
+        for own in prepared.own:
+            in_sentences.update(set(own))
+        shares = [
+            (t, document.doc_id, term, in_windows[term], in_sentences[term])
+            for term in in_windows.keys() | in_sentences.keys()
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO document_terms (tenant, doc_id, term, windows, sentences) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                shares,
+            )
+            for table, at in (("window_frequencies", 3), ("sentence_frequencies", 4)):
+                cursor.executemany(
+                    f"INSERT INTO {table} (tenant, term, df) VALUES (%s, %s, %s) "
+                    f"ON CONFLICT (tenant, term) DO UPDATE SET df = {table}.df + EXCLUDED.df",
+                    [(t, share[2], share[at]) for share in shares if share[at]],
+                )
+        connection.execute(
+            "UPDATE tenants SET next_row = next_row + %s, windows = windows + %s, "
+            "window_terms = window_terms + %s, sentences = sentences + %s, model = %s, "
+            "dimension = %s WHERE tenant = %s",
+            (count, count, terms_count, count, self.model_id, dimension, t),
+        )
+        connection.execute(hnsw_index(dimension))
+
+    def _arrange(self, connection: psycopg.Connection[Any], documents: list[Document]) -> None:
+        """Store the corpus order and every document's current title, link and signature."""
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE documents SET position = %s, title = %s, source = %s, source_url = %s, "
+                "date = %s, signature = %s WHERE tenant = %s AND doc_id = %s",
+                [
+                    (
+                        position,
+                        d.title,
+                        d.source,
+                        d.source_url,
+                        d.date,
+                        d.signature,
+                        self.tenant,
+                        d.doc_id,
+                    )
+                    for position, d in enumerate(documents)
+                ],
+            )
+
+    def note_verifier(self, location: Path, sha256: str) -> None:
+        entry = json.dumps({"path": str(location), "sha256": sha256})
+        try:
+            with self.pool.connection() as connection:
+                connection.execute(
+                    "UPDATE tenants SET verifier = %s::jsonb WHERE tenant = %s "
+                    "AND verifier IS DISTINCT FROM %s::jsonb",
+                    (entry, self.tenant, entry),
+                )
+        except psycopg.Error as error:
+            log.info("Verifier not recorded for %s: %s", self.tenant, _describe(error))
+
+
+def _describe(error: Exception) -> str:
+    """Return a database error's first line, without a traceback or the connection string."""
+    lines = str(error).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:200]

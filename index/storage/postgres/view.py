@@ -1,0 +1,303 @@
+"""One generation of a tenant in Postgres, read: pgvector and SQL BM25 by row, rows to documents."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+import numpy as np
+from numpy.typing import NDArray
+from psycopg_pool import ConnectionPool
+
+from index.corpus.documents import Document
+from index.retrieval.backend import TermStatistics
+from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
+from index.storage.base import IndexedDocument, Listed, RowPlace
+from index.storage.postgres.bm25 import KEYWORD_AT, KEYWORD_TOP
+from index.text.windows import Sentence
+
+# Below this many windows a tenant's dense search scans every row exactly: measured in
+# docs/scaling.md, an exact scan of a small tenant is as fast as HNSW and never misses.
+EXACT_BELOW = 20_000
+# HNSW candidates per query, raised to k; iterative scans fetch more when the tenant filter
+# discards many.
+EF_SEARCH = 100
+# Documents whose text and sentences a view keeps, most recently used.
+CACHED_DOCUMENTS = 64
+
+
+class TenantRow:
+    """A stored document's place and listing, read once per view (no text)."""
+
+    def __init__(self, listed: Listed, first_row: int, row_count: int, content_hash: str) -> None:
+        self.listed = listed
+        self.first_row = first_row
+        self.row_count = row_count
+        self.content_hash = content_hash
+
+
+class SentenceFrequencies:
+    """The tenant's sentence frequencies of terms, read when a question first needs one."""
+
+    def __init__(self, pool: ConnectionPool[Any], tenant: str, sentences: int) -> None:
+        self._pool, self._tenant, self.size = pool, tenant, sentences
+        self._known: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def idf(self, term: str) -> float:
+        """Return the BM25 inverse document frequency of a term, as the local store weighs it."""
+        with self._lock:
+            frequency = self._known.get(term)
+        if frequency is None:
+            with self._pool.connection() as connection:
+                row = connection.execute(
+                    "SELECT df FROM sentence_frequencies WHERE tenant = %s AND term = %s",
+                    (self._tenant, term),
+                ).fetchone()
+            frequency = int(row[0]) if row else 0
+            with self._lock:
+                self._known[term] = frequency
+        return float(np.log(1.0 + (self.size - frequency + 0.5) / (frequency + 0.5)))
+
+
+class LazyDocuments(Sequence[IndexedDocument]):
+    """The tenant's documents in order, each read from the database when first needed."""
+
+    def __init__(self, pool: ConnectionPool[Any], tenant: str, rows: list[TenantRow]) -> None:
+        self._pool, self._tenant, self._rows = pool, tenant, rows
+        self._cache: OrderedDict[int, IndexedDocument] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> IndexedDocument: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[IndexedDocument]: ...
+    def __getitem__(self, index: int | slice) -> IndexedDocument | Sequence[IndexedDocument]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = range(len(self))[index]
+        with self._lock:
+            cached = self._cache.get(position)
+            if cached is not None:
+                self._cache.move_to_end(position)
+                return cached
+        item = self._read(position)
+        with self._lock:
+            self._cache[position] = item
+            while len(self._cache) > CACHED_DOCUMENTS:
+                self._cache.popitem(last=False)
+        return item
+
+    def __iter__(self) -> Iterator[IndexedDocument]:
+        for position in range(len(self)):
+            yield self[position]
+
+    def _read(self, position: int) -> IndexedDocument:
+        row = self._rows[position]
+        with self._pool.connection() as connection:
+            record = connection.execute(
+                "SELECT body, paragraphs, signature FROM documents "
+                "WHERE tenant = %s AND doc_id = %s",
+                (self._tenant, row.listed.doc_id),
+            ).fetchone()
+            spans = connection.execute(
+                "SELECT paragraph, sentence_start, sentence_end, window_start, window_end "
+                "FROM windows WHERE tenant = %s AND doc_id = %s ORDER BY row_id",
+                (self._tenant, row.listed.doc_id),
+            ).fetchall()
+        if record is None:
+            raise LookupError(f"document {row.listed.doc_id!r} left the store while being read")
+        body, flat, signature = record
+        listed = row.listed
+        document = Document(
+            doc_id=listed.doc_id,
+            title=listed.title,
+            text=body,
+            source=listed.source,
+            paragraphs=tuple(zip(flat[0::2], flat[1::2], strict=True)),
+            source_url=listed.source_url,
+            date=listed.date,
+            content_hash=row.content_hash,
+            signature=signature,
+        )
+        sentences = [Sentence(p, s, e) for p, s, e, _, _ in spans]
+        windows = [(a, b) for _, _, _, a, b in spans]
+        return IndexedDocument(document, sentences, windows, row.first_row)
+
+
+class PostgresView:
+    """A tenant's windows as of one generation: searched in the database, read by row."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool[Any],
+        tenant: str,
+        *,
+        generation: int,
+        end_row: int,
+        dimension: int,
+        windows: int,
+        window_terms: int,
+        sentences: int,
+        rows: list[TenantRow],
+    ) -> None:
+        self._pool, self._tenant = pool, tenant
+        self._generation, self._end_row, self._dimension = generation, end_row, dimension
+        self._windows, self._window_terms = windows, window_terms
+        self._rows = rows
+        self._documents = LazyDocuments(pool, tenant, rows)
+        self._terms = SentenceFrequencies(pool, tenant, sentences)
+        # Rows are allocated in blocks, one per document; a document keeps its position in the
+        # corpus order even when a newer version's block lies after everyone else's.
+        self._by_first_row = sorted(range(len(rows)), key=lambda p: rows[p].first_row)
+        self._firsts = np.asarray([rows[p].first_row for p in self._by_first_row], np.int64)
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def documents(self) -> Sequence[IndexedDocument]:
+        return self._documents
+
+    @property
+    def size(self) -> int:
+        return self._windows
+
+    @property
+    def term_statistics(self) -> TermStatistics:
+        return self._terms
+
+    def listing(self) -> Sequence[Listed]:
+        return [row.listed for row in self._rows]
+
+    def describe(self) -> dict[str, Any]:
+        """Return the store's kind and how its dense side searches this tenant."""
+        exact = self._windows < EXACT_BELOW
+        return {"store": "postgres", "dense": "exact" if exact else "hnsw"}
+
+    def _position_of(self, row: int) -> int:
+        index = int(np.searchsorted(self._firsts, row, side="right")) - 1
+        position = self._by_first_row[index] if index >= 0 else -1
+        if position < 0 or not self._rows[position].first_row <= row < self._end_of(position):
+            raise LookupError(f"row {row} is not in this generation of the store")
+        return position
+
+    def _end_of(self, position: int) -> int:
+        return self._rows[position].first_row + self._rows[position].row_count
+
+    def place(self, row: int) -> RowPlace:
+        position = self._position_of(row)
+        item = self._documents[position]
+        return RowPlace(position, item, row - self._rows[position].first_row)
+
+    def document_positions(self, rows: Rows) -> NDArray[np.int32]:
+        return np.asarray([self._position_of(int(r)) for r in rows], dtype=np.int32)
+
+    def sentence_positions(self, rows: Rows) -> NDArray[np.int32]:
+        firsts = [self._rows[p].first_row for p in self.document_positions(rows).tolist()]
+        return (np.asarray(rows, dtype=np.int64) - np.asarray(firsts, np.int64)).astype(np.int32)
+
+    def _live(self, rows: Rows) -> Rows:
+        """Keep the rows of this generation's documents (a newer commit may have added some)."""
+        keep = [r for r in rows.tolist() if self._in_view(int(r))]
+        return np.asarray(keep, dtype=np.int64)
+
+    def _in_view(self, row: int) -> bool:
+        try:
+            self._position_of(row)
+        except LookupError:
+            return False
+        return True
+
+    def dense_top(self, query: NDArray[np.float32], k: int) -> Ranked:
+        if k <= 0 or not self._windows:
+            return EMPTY
+        vector = np.asarray(query, dtype=np.float32).reshape(-1)
+        d = self._dimension
+        with self._pool.connection() as connection, connection.transaction():
+            if self._windows < EXACT_BELOW:
+                # No index names the bare column, so this is an exact scan of the tenant's rows.
+                rows = connection.execute(
+                    "SELECT row_id, -(embedding <#> %(q)s) FROM windows "
+                    "WHERE tenant = %(t)s AND row_id < %(end)s "
+                    "ORDER BY embedding <#> %(q)s, row_id LIMIT %(k)s",
+                    {"q": vector, "t": self._tenant, "end": self._end_row, "k": k},
+                ).fetchall()
+            else:
+                connection.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                connection.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(EF_SEARCH, k))}")
+                rows = connection.execute(
+                    f"SELECT row_id, -((embedding::vector({d})) <#> %(q)s::vector({d})) "
+                    f"FROM windows WHERE tenant = %(t)s AND dimension = {d} "
+                    f"AND row_id < %(end)s "
+                    f"ORDER BY (embedding::vector({d})) <#> %(q)s::vector({d}) LIMIT %(k)s",
+                    {"q": vector, "t": self._tenant, "end": self._end_row, "k": k},
+                ).fetchall()
+        return self._ranked(rows, k)
+
+    def _ranked(self, found: list[tuple[Any, ...]], k: int) -> Ranked:
+        live = [(int(r), float(s)) for r, s in found if self._in_view(int(r))]
+        if not live:
+            return EMPTY
+        rows = np.asarray([r for r, _ in live], dtype=np.int64)
+        scores = np.asarray([s for _, s in live], dtype=np.float32)
+        return best_first(rows, scores, k)
+
+    def keyword_top(self, query_terms: Sequence[str], k: int) -> Ranked:
+        if k <= 0 or not query_terms or not self._windows:
+            return EMPTY
+        with self._pool.connection() as connection:
+            found = connection.execute(
+                KEYWORD_TOP, self._keyword_arguments(query_terms) | {"k": k}
+            ).fetchall()
+        return self._ranked(found, k)
+
+    def _keyword_arguments(self, query_terms: Sequence[str]) -> dict[str, Any]:
+        return {
+            "t": self._tenant,
+            "terms": list(query_terms),
+            "n": self._windows,
+            "total": self._window_terms,
+            "end": self._end_row,
+        }
+
+    def dense_at(self, query: NDArray[np.float32], rows: Rows) -> Scores:
+        vector = np.asarray(query, dtype=np.float32).reshape(-1)
+        with self._pool.connection() as connection:
+            found = connection.execute(
+                "SELECT row_id, -(embedding <#> %(q)s) FROM windows "
+                "WHERE tenant = %(t)s AND row_id = ANY(%(rows)s)",
+                {"q": vector, "t": self._tenant, "rows": [int(r) for r in rows]},
+            ).fetchall()
+        return _aligned(rows, dict(found))
+
+    def keyword_at(self, query_terms: Sequence[str], rows: Rows) -> Scores:
+        if not query_terms or not len(rows):
+            return np.zeros(len(rows), dtype=np.float32)
+        arguments = self._keyword_arguments(query_terms) | {"rows": [int(r) for r in rows]}
+        with self._pool.connection() as connection:
+            found = connection.execute(KEYWORD_AT, arguments).fetchall()
+        return _aligned(rows, dict(found))
+
+    def vectors_at(self, rows: Rows) -> NDArray[np.float32]:
+        wanted = [int(r) for r in rows]
+        with self._pool.connection() as connection:
+            found = connection.execute(
+                "SELECT row_id, embedding FROM windows WHERE tenant = %s AND row_id = ANY(%s)",
+                (self._tenant, wanted),
+            ).fetchall()
+        vectors = {int(r): np.asarray(v.to_numpy(), dtype=np.float32) for r, v in found}
+        if not wanted:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        return np.vstack([vectors[r] for r in wanted]).astype(np.float32)
+
+
+def _aligned(rows: Rows, found: dict[Any, Any]) -> Scores:
+    """Return the scores in the order of `rows`, 0 for rows the query did not reach."""
+    return np.asarray([float(found.get(int(r), 0.0)) for r in rows], dtype=np.float32)
