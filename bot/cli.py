@@ -24,6 +24,7 @@ from index import (
     QuestionError,
     VerifierError,
     clean_question,
+    copy_to_database,
     load_settings,
     migrate_store,
 )
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", help="ask questions interactively")
     commands.add_parser("health", help="exit 0 if the running bot reported in recently")
     commands.add_parser("migrate", help="create or upgrade the database's tables (Postgres store)")
+    commands.add_parser(
+        "migrate-store", help="copy the local index and the servers' into the database, as they are"
+    )
     return parser
 
 
@@ -96,6 +100,24 @@ def _guild_engine(engine: Engine, guild: int) -> Engine:
     docs = load_settings(DocsSettings)
     root = docs.guilds_root(engine.settings.data_dir)
     return Library(engine, root, shared_visible=docs.shared_corpus_visible).open(guild)
+
+
+def _copy_to_database(settings: EngineSettings) -> int:
+    """Copy every local index into the database, saying what each copy did; 1 if none could."""
+    from bot.settings import DocsSettings
+
+    root = load_settings(DocsSettings).guilds_root(settings.data_dir)
+    copied = copy_to_database(settings, root)
+    for item in copied:
+        if item.report is None:
+            _print(f"{item.tenant}: no readable index in {item.folder}; nothing copied")
+            continue
+        _print(
+            f"{item.tenant}: copied {len(item.copied)} document(s) from {item.folder} with "
+            f"their vectors; {len(item.report.reused)} already there, "
+            f"{len(item.report.removed)} removed"
+        )
+    return 0 if any(item.report is not None for item in copied) else 1
 
 
 def _relations(engine: Engine, args: argparse.Namespace) -> int:
@@ -129,6 +151,8 @@ def run_command(args: argparse.Namespace) -> int:
     if command == "migrate":
         _print(migrate_store(settings))
         return 0
+    if command == "migrate-store":
+        return _copy_to_database(settings)
     # Check what the user typed before anything slow (the model, the index) is loaded.
     if command == "ask":
         clean_question(args.question, max_chars=settings.max_question_chars)

@@ -22,6 +22,7 @@ from index.relations.graph import Link, RelationGraph, Relations
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
 from index.settings import EngineSettings, load_settings
 from index.storage.factory import migrate_store
+from index.storage.transfer import copy_to_database
 from index.text.listing import capped_list
 
 # bm25s and faiss log routine detail at DEBUG/INFO on their own loggers.
@@ -56,6 +57,7 @@ __all__ = [
     "VerifierError",
     "capped_list",
     "clean_question",
+    "copy_to_database",
     "draw",
     "load_settings",
     "migrate_store",

@@ -14,6 +14,7 @@ from index import (
     Engine,
     EngineSettings,
     Library,
+    copy_to_database,
     load_settings,
     migrate_store,
     prepare,
@@ -230,3 +231,27 @@ def test_another_process_answers_from_the_new_generation_on_its_next_question(
     assert answer.answered and answer.quotes[0].document == "kiwi"
     assert reader.searcher.backend.generation > before
     assert "kiwi" in {s.document for s in reader.sources()}
+
+
+def test_a_local_index_is_copied_into_the_database_without_embedding(
+    tmp_path: Path, database_url: str
+) -> None:
+    article(tmp_path)
+    local = open_engine(settings_for(tmp_path, "local", None))
+    guild = tmp_path / "guilds" / "7"
+    (guild / "corpus").mkdir(parents=True)
+    (guild / "corpus" / "tea.txt").write_text("Tea\n\nTea is brewed from dried leaves.\n")
+    guild_settings = EngineSettings(corpus_dir=guild / "corpus", index_dir=guild / "index")
+    open_engine(guild_settings)
+    # The copy names the model the settings name; these indexes were made by the test encoder.
+    target = settings_for(tmp_path, "postgres", database_url).model_copy(
+        update={"model": "test-hashing"}
+    )
+    copied = {c.tenant: c for c in copy_to_database(target, tmp_path / "guilds")}
+    assert copied["shared"].copied == ["dirty-bomb-claims"] and copied["7"].copied == ["tea"]
+    assert copy_to_database(target, tmp_path / "guilds")[0].copied == []  # already there
+    encoder = HashingEncoder()
+    served = open_engine(target, encoder)
+    assert encoder.embedded == 0 and not served.last_sync.embedded
+    for question in QUESTIONS:
+        assert served.ask(question).quotes == local.ask(question).quotes

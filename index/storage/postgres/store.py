@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 from index.corpus.documents import Document
 from index.errors import IndexWriteError
 from index.retrieval.encoder import Encoder, Vectors
-from index.storage.base import Listed, Store, StoreView, SyncReport
+from index.storage.base import IndexedDocument, Listed, Store, StoreView, SyncReport
 from index.storage.plan import SyncPlan, plan_sync
 from index.storage.postgres.schema import hnsw_index
 from index.storage.postgres.view import PostgresView, TenantRow
@@ -170,19 +170,58 @@ class PostgresStore(Store):
         show_progress: bool,
     ) -> None:
         """Write the plan: each removal and each new document in its own transaction."""
+        level = logging.INFO if show_progress else logging.DEBUG
+        prepared = self._prepare(plan.embed, encoder, level)
+        self._commit(plan, documents, prepared, report)
+
+    def copy_from(self, source: StoreView) -> tuple[SyncReport, list[str]]:
+        """Make this tenant hold the source's documents with their vectors; return those copied."""
+        started = time.perf_counter()
+        documents = [item.document for item in source.documents]
+        stored = self._stored()
+        plan = plan_sync(stored, documents, prune=True)
+        report = SyncReport(reused=list(plan.reuse), removed=list(plan.remove))
+        if stored is None:
+            report.rebuilt_because = "no index yet"
+        wanted = {document.doc_id for document in plan.embed}
+        prepared = [
+            self._reused(item, source)
+            for item in source.documents
+            if item.document.doc_id in wanted
+        ]
+        if plan.rewrite:
+            self._commit(plan, documents, prepared, report)
+        copied, report.embedded = report.embedded, []  # their vectors came with them
+        report.seconds = time.perf_counter() - started
+        return report, copied
+
+    def _reused(self, item: IndexedDocument, source: StoreView) -> Prepared:
+        """Prepare a stored document with its stored vectors and freshly analysed terms."""
+        vectors = source.vectors_at(np.arange(item.first_row, item.rows.stop, dtype=np.int64))
+        own, units = window_terms(item.document, item.sentences, self.params)
+        sentences, windows = list(item.sentences), list(item.windows)
+        return Prepared(item.document, sentences, windows, vectors, units, own)
+
+    def _commit(
+        self,
+        plan: SyncPlan,
+        documents: list[Document],
+        prepared: list[Prepared],
+        report: SyncReport,
+    ) -> None:
+        """Commit the removals, then each prepared document, then the order: a transaction each."""
         for doc_id in plan.remove:
             with self.pool.connection() as connection, connection.transaction():
                 self._lock(connection)
                 self._delete(connection, doc_id)
                 self._bump(connection)
-        level = logging.INFO if show_progress else logging.DEBUG
-        for prepared in self._prepare(plan.embed, encoder, level):
+        for ready in prepared:
             with self.pool.connection() as connection, connection.transaction():
                 self._lock(connection)
-                self._delete(connection, prepared.document.doc_id)
-                self._insert(connection, prepared, encoder.dimension)
+                self._delete(connection, ready.document.doc_id)
+                self._insert(connection, ready, int(ready.vectors.shape[1]))
                 self._bump(connection)
-            report.embedded.append(prepared.document.doc_id)
+            report.embedded.append(ready.document.doc_id)
         with self.pool.connection() as connection, connection.transaction():
             self._lock(connection)
             self._arrange(connection, documents)
