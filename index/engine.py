@@ -280,7 +280,7 @@ class Engine:
         doc_id = None
         if document:
             position = self._document_positions(document)[0]
-            doc_id = self._served().backend.listing()[position].doc_id
+            doc_id = self._served().backend.listing()[position].document
         return query_relations(self.graph, person=person, document=doc_id)
 
     def relations_for_question(self, question: str) -> Relations | None:
@@ -294,22 +294,11 @@ class Engine:
             return list(range(len(listed)))
         wanted = document.strip().casefold()
         for position, entry in enumerate(listed):
-            if wanted in (entry.doc_id.casefold(), entry.title.casefold()):
+            if wanted in (entry.document.casefold(), entry.title.casefold()):
                 return [position]
-        known = capped_list([entry.doc_id for entry in listed], hint="see /sources") or "none"
+        known = capped_list([entry.document for entry in listed], hint="see /sources") or "none"
         raise QuestionError(f"No document '{document[:100]}'. Known documents: {known}.")
 
     def sources(self) -> list[SourceInfo]:
         """List the indexed documents with their paragraph and sentence counts."""
-        return [
-            SourceInfo(
-                document=entry.doc_id,
-                title=entry.title,
-                source=entry.source,
-                paragraphs=entry.paragraphs,
-                sentences=entry.sentences,
-                source_url=entry.source_url,
-                date=entry.date,
-            )
-            for entry in self._served().backend.listing()
-        ]
+        return list(self._served().backend.listing())

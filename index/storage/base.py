@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from index.corpus.documents import Document
+from index.results import SourceInfo
 from index.retrieval.backend import SearchBackend
 from index.retrieval.encoder import Encoder
 from index.retrieval.ranked import Rows
@@ -78,30 +79,18 @@ class RowPlace(NamedTuple):
         return self.item.document.text[span.start : span.end]
 
 
-class Listed(NamedTuple):
-    """A document as a list shows it: what names and counts it, without its text."""
-
-    doc_id: str
-    title: str
-    source: str
-    source_url: str | None
-    date: str | None
-    paragraphs: int
-    sentences: int
-
-    @classmethod
-    def of(cls, item: IndexedDocument) -> Listed:
-        """Return the listing of an indexed document."""
-        document = item.document
-        return cls(
-            document.doc_id,
-            document.title,
-            document.source,
-            document.source_url,
-            document.date,
-            len(document.paragraphs),
-            len(item.sentences),
-        )
+def listed(item: IndexedDocument) -> SourceInfo:
+    """Return how lists show an indexed document: what names and counts it, not its text."""
+    document = item.document
+    return SourceInfo(
+        document=document.doc_id,
+        title=document.title,
+        source=document.source,
+        paragraphs=len(document.paragraphs),
+        sentences=len(item.sentences),
+        source_url=document.source_url,
+        date=document.date,
+    )
 
 
 class StoreView(SearchBackend, Protocol):
@@ -117,7 +106,7 @@ class StoreView(SearchBackend, Protocol):
         """Return the documents in row order."""
         ...
 
-    def listing(self) -> Sequence[Listed]:
+    def listing(self) -> Sequence[SourceInfo]:
         """Return the documents as lists show them, in row order, without reading their text."""
         ...
 

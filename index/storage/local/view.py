@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from index.results import SourceInfo
 from index.retrieval.backend import TermStatistics
 from index.retrieval.ranked import Ranked, Rows, Scores
-from index.storage.base import IndexedDocument, Listed, RowPlace
+from index.storage.base import IndexedDocument, RowPlace, listed
 from index.storage.local.dense import dense_at, dense_top, vectors_at
 from index.storage.local.files import StoredIndex
 
@@ -27,7 +28,7 @@ class LocalView:
         )
         firsts = np.repeat([item.first_row for item in index.documents], counts)
         self._sentence_of_row: NDArray[np.int32] = (np.arange(index.size) - firsts).astype(np.int32)
-        self._listing: list[Listed] | None = None
+        self._listing: list[SourceInfo] | None = None
 
     @property
     def generation(self) -> int:
@@ -45,9 +46,9 @@ class LocalView:
     def term_statistics(self) -> TermStatistics:
         return self.index.term_weights
 
-    def listing(self) -> Sequence[Listed]:
+    def listing(self) -> Sequence[SourceInfo]:
         if self._listing is None:
-            self._listing = [Listed.of(item) for item in self.index.documents]
+            self._listing = [listed(item) for item in self.index.documents]
         return self._listing
 
     def describe(self) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from psycopg_pool import ConnectionPool
 
 from index.corpus.documents import Document
 from index.errors import IndexWriteError
+from index.results import SourceInfo
 from index.retrieval.encoder import Encoder, Vectors
-from index.storage.base import IndexedDocument, Listed, Store, StoreView, SyncReport
+from index.storage.base import IndexedDocument, Store, StoreView, SyncReport
 from index.storage.plan import SyncPlan, plan_sync
 from index.storage.postgres.schema import hnsw_index
 from index.storage.postgres.view import PostgresView, TenantRow
@@ -92,7 +93,9 @@ class PostgresStore(Store):
             ).fetchall()
         generation, end_row, windows, window_terms_count, sentences, _, dimension = tenant
         rows = [
-            TenantRow(Listed(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6])), r[7], r[6], r[8])
+            TenantRow(
+                SourceInfo(r[0], r[1], r[2], int(r[5]), int(r[6]), r[3], r[4]), r[7], r[6], r[8]
+            )
             for r in records
         ]
         return PostgresView(

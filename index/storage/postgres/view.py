@@ -12,9 +12,10 @@ from numpy.typing import NDArray
 from psycopg_pool import ConnectionPool
 
 from index.corpus.documents import Document
+from index.results import SourceInfo
 from index.retrieval.backend import TermStatistics
 from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
-from index.storage.base import IndexedDocument, Listed, RowPlace
+from index.storage.base import IndexedDocument, RowPlace
 from index.storage.postgres.bm25 import KEYWORD_AT, KEYWORD_TOP
 from index.text.windows import Sentence
 
@@ -31,7 +32,9 @@ CACHED_DOCUMENTS = 64
 class TenantRow:
     """A stored document's place and listing, read once per view (no text)."""
 
-    def __init__(self, listed: Listed, first_row: int, row_count: int, content_hash: str) -> None:
+    def __init__(
+        self, listed: SourceInfo, first_row: int, row_count: int, content_hash: str
+    ) -> None:
         self.listed = listed
         self.first_row = first_row
         self.row_count = row_count
@@ -103,19 +106,19 @@ class LazyDocuments(Sequence[IndexedDocument]):
             record = connection.execute(
                 "SELECT body, paragraphs, signature FROM documents "
                 "WHERE tenant = %s AND doc_id = %s",
-                (self._tenant, row.listed.doc_id),
+                (self._tenant, row.listed.document),
             ).fetchone()
             spans = connection.execute(
                 "SELECT paragraph, sentence_start, sentence_end, window_start, window_end "
                 "FROM windows WHERE tenant = %s AND doc_id = %s ORDER BY row_id",
-                (self._tenant, row.listed.doc_id),
+                (self._tenant, row.listed.document),
             ).fetchall()
         if record is None:
-            raise LookupError(f"document {row.listed.doc_id!r} left the store while being read")
+            raise LookupError(f"document {row.listed.document!r} left the store while being read")
         body, flat, signature = record
         listed = row.listed
         document = Document(
-            doc_id=listed.doc_id,
+            doc_id=listed.document,
             title=listed.title,
             text=body,
             source=listed.source,
@@ -173,7 +176,7 @@ class PostgresView:
     def term_statistics(self) -> TermStatistics:
         return self._terms
 
-    def listing(self) -> Sequence[Listed]:
+    def listing(self) -> Sequence[SourceInfo]:
         return [row.listed for row in self._rows]
 
     def describe(self) -> dict[str, Any]:
