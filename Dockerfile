@@ -34,10 +34,11 @@ WORKDIR /data
 COPY --chown=verbatim corpus /data/corpus
 USER 10001
 # Build the index of the default article now, so the first start is quick.
-RUN python -m bot index
+RUN verbatim index
 VOLUME ["/data/index", "/data/feedback", "/data/guilds"]
-HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["python", "-m", "bot", "health"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["verbatim", "health"]
 # discord.py closes the gateway connection cleanly on SIGTERM (see bot/runner.py).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["python", "-m", "bot"]
+# The console script: /data/index must not stand in for the engine package, as with `python -m`.
+ENTRYPOINT ["verbatim"]
 CMD ["run"]

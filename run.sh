@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh runtime
-exec .venv/bin/python -m bot run "$@"
+# The console script, not `python -m`: the working folder never shadows the packages.
+exec .venv/bin/verbatim run "$@"

@@ -31,6 +31,21 @@ from index import (
 
 # What a process killed by SIGPIPE returns: `... | head -1` is a normal way to stop reading.
 BROKEN_PIPE = 141
+# Discord ids (snowflakes) are unsigned 64-bit integers; 0 is never issued.
+SNOWFLAKE_LIMIT = 2**64
+# Commands whose start an operator watches: the model hub's progress bars belong there only.
+WATCHED = (None, "run", "index")
+
+
+def server_id(text: str) -> int:
+    """Read --guild as a Discord server id: a whole number from 1 to 2^64 - 1."""
+    value = int(text) if re.fullmatch(r"[0-9]{1,20}", text) else 0
+    if not 0 < value < SNOWFLAKE_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a server id (a Discord server id is a whole number "
+            "from 1 to 18446744073709551615)"
+        )
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     # Operators can work on one server's documents (VERBATIM_DATA_DIR/guilds/<id>).
     guild = argparse.ArgumentParser(add_help=False)
-    guild.add_argument("--guild", type=int, metavar="ID", help="a server's documents, by its id")
+    guild.add_argument(
+        "--guild", type=server_id, metavar="ID", help="a server's documents, by its id"
+    )
     commands.add_parser("run", help="connect to Discord (or open the console without a token)")
     index = commands.add_parser(
         "index", parents=[guild], help="bring the index up to date with the corpus folder"
@@ -92,14 +109,28 @@ def _print(text: str) -> None:
     print(text, flush=True)
 
 
-def _guild_engine(engine: Engine, guild: int) -> Engine:
-    """Return a server's engine (its own documents, plus the shared ones if they are visible)."""
+class NoDocuments(Exception):
+    """A server sees no documents: none of its own, and the shared ones are hidden from it."""
+
+
+def _guild_engine(engine: Engine, guild: int, *, indexing: bool) -> Engine:
+    """Return the engine that answers in a server, creating no folder for a server without one."""
     from bot.settings import DocsSettings
     from index import Library
 
     docs = load_settings(DocsSettings)
     root = docs.guilds_root(engine.settings.data_dir)
-    return Library(engine, root, shared_visible=docs.shared_corpus_visible).open(guild)
+    library = Library(engine, root, shared_visible=docs.shared_corpus_visible)
+    if indexing and library.corpus_dir(guild).is_dir():
+        return library.open(guild)  # `index` (re)builds a server's own index, even an empty one
+    found = None if indexing else library.engine_if_any(guild)
+    if found is None:
+        hidden = "" if docs.shared_corpus_visible else "; the shared corpus is hidden from servers"
+        raise NoDocuments(
+            f"server {guild} has no documents of its own ({library.corpus_dir(guild)} "
+            f"holds none){hidden}"
+        )
+    return found
 
 
 def _copy_to_database(settings: EngineSettings) -> int:
@@ -171,7 +202,7 @@ def run_command(args: argparse.Namespace) -> int:
     )
     guild = getattr(args, "guild", None)
     if guild is not None:
-        engine = _guild_engine(engine, guild)
+        engine = _guild_engine(engine, guild, indexing=indexing)
     if command == "index":
         return _report_index(engine)
     if command == "ask" and (routed := engine.relations_for_question(args.question)):
@@ -216,12 +247,43 @@ def _report_index(engine: Engine) -> int:
     return 0
 
 
+def _quiet_model_loading(command: str | None) -> None:
+    """Hide the model hub's progress bars ("Loading weights") unless a start is watched."""
+    if command not in WATCHED or not sys.stderr.isatty():
+        # Read when huggingface_hub and transformers are first imported, as the model loads.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def check_env_file(path: Path = Path(".env")) -> None:
+    """Warn once for each .env line that cannot be parsed, by file and line, and say its effect."""
+    from dotenv.parser import parse_stream
+
+    # python-dotenv would warn on every settings class that reads the file, without its name.
+    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
+    try:
+        with path.open(encoding="utf-8", errors="replace") as stream:
+            broken = [binding.original for binding in parse_stream(stream) if binding.error]
+    except OSError:
+        return  # no .env (or unreadable): pydantic-settings reads nothing from it either
+    for line in broken:
+        # The name only: the rest of a broken line may be a secret such as the token.
+        name = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)", line.string)
+        setting = f"{name.group(1)} is not set from it" if name else "it is ignored"
+        print(
+            f"warning: {path.resolve()} line {line.line} cannot be parsed, so {setting}; "
+            "write NAME=value",
+            file=sys.stderr,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run, turning expected failures into a one-line message."""
     args = _parser().parse_args(argv)
+    _quiet_model_loading(args.command)
+    check_env_file()
     try:
         level = load_settings(LogSettings).log_level
-        verbose = args.command in (None, "run", "index")
+        verbose = args.command in WATCHED
         setup_logging(level or (logging.INFO if verbose else logging.WARNING))
         return run_command(args)
     except (ConfigError, QuestionError, ModelLoadError, VerifierError) as error:
@@ -230,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     except IndexWriteError as error:
         print(f"error: the index was not saved: {error}", file=sys.stderr)
         return 1
-    except (LockError, IndexProblem) as error:
+    except (LockError, IndexProblem, NoDocuments) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -251,6 +251,13 @@ class Library:
             return self.shared  # nothing of its own yet: no index to load or keep
         return self.open(guild_id)
 
+    def engine_if_any(self, guild_id: int) -> Engine | None:
+        """Return the engine that answers in a server without creating anything; None if none."""
+        if self._cached(guild_id) is not None or self._files(guild_id):
+            return self.engine_for(guild_id)
+        # Reading must not leave a folder (and a copy of the shared index) for every id asked.
+        return self.shared if self.shared_visible else None
+
     @contextlib.contextmanager
     def _changing(self, guild_id: int) -> Iterator[Engine]:
         """Hold the server's lock with its engine loaded and pinned in the cache."""

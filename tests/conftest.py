@@ -18,6 +18,7 @@ from index.answering.verifier.model import Verifier
 from index.retrieval.encoder import SentenceEncoder
 from tests.support.fake_discord import FakeDiscord
 from tests.support.hashing_encoder import HashingEncoder
+from tests.support.timing import WAIT_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -108,12 +109,12 @@ async def rig(
     docs = DocsSettings(guilds_dir=tmp_path_factory.mktemp("guilds"))
     bot = VerbatimBot(engine, settings, docs=docs)
     task = asyncio.create_task(bot.start(FAKE_TOKEN))
-    await asyncio.wait_for(bot.wait_until_ready(), 30)
+    await asyncio.wait_for(bot.wait_until_ready(), WAIT_SECONDS)
     try:
         yield DiscordRig(fake, bot, feedback)
     finally:
         await bot.close()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, WAIT_SECONDS)
         await fake.stop()
         discord.http.Route.BASE = old_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAKE_TOKEN, ROOT
+from tests.support.timing import WAIT_SECONDS
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def run(
         capture_output=True,
         text=True,
         env={**clean, **(env or {})},
-        timeout=300,
+        timeout=WAIT_SECONDS,
     )
 
 
@@ -141,6 +142,71 @@ def test_env_file_is_read(workdir: Path) -> None:
     assert result.returncode == 2 and "VERBATIM_MAX_QUOTES" in result.stderr
 
 
+def test_an_unparsable_env_line_is_named_once(workdir: Path) -> None:
+    (workdir / ".env").write_text("VERBATIM_MAX_QUOTES=2\nVERBATIM_TOP_K 9\n")
+    try:
+        result = run(workdir, "ask", "   ")
+    finally:
+        (workdir / ".env").unlink()
+    warnings = [line for line in result.stderr.splitlines() if "line 2" in line]
+    assert warnings == [
+        f"warning: {workdir / '.env'} line 2 cannot be parsed, so VERBATIM_TOP_K is not set "
+        "from it; write NAME=value"
+    ]
+    assert "python-dotenv" not in result.stderr and "line 1" not in result.stderr
+
+
+def test_asking_shows_no_progress_bars(workdir: Path) -> None:
+    result = run(workdir, "ask", "Who is Ben Wallace?")
+    assert result.returncode == 0 and "paragraph 8" in result.stdout
+    assert "Loading weights" not in result.stderr and "it/s" not in result.stderr
+
+
+# What `pip install -e .` adds: a finder asked only after the path, where the working folder is.
+EDITABLE_INSTALL = """
+import importlib.util, sys
+from importlib.machinery import PathFinder
+
+
+class Editable:
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name not in ("bot", "index"):
+            return None
+        folder = f"{root}/{name}"
+        return importlib.util.spec_from_file_location(
+            name, f"{folder}/__init__.py", submodule_search_locations=[folder]
+        )
+
+
+sys.meta_path.insert(sys.meta_path.index(PathFinder) + 1, Editable)
+"""
+
+
+def test_the_command_runs_from_a_data_folder_holding_an_index_folder(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"root = {str(ROOT)!r}\n{EDITABLE_INSTALL}")
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "corpus", data / "corpus")
+    (data / "index" / "relations").mkdir(parents=True)  # what an index folder holds
+    env = {"PYTHONPATH": str(site), "VERBATIM_INDEX_DIR": "index"}
+    script = Path(sys.executable).parent / "verbatim"
+    for command in ([sys.executable, "-m", "bot"], [str(script)]):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
+        result = subprocess.run(
+            [*command, "sources"],
+            cwd=data,
+            capture_output=True,
+            text=True,
+            env={**clean, "VERBATIM_DATA_DIR": str(data), **env},
+            timeout=WAIT_SECONDS,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "dirty-bomb-claims" in result.stdout
+    assert (data / "index" / "manifest.json").exists()
+
+
 def test_valid_token_shape_is_accepted_and_hidden() -> None:
     from bot.settings import DiscordSettings
 
@@ -174,5 +240,5 @@ def test_a_closed_pipe_is_not_a_traceback(workdir: Path) -> None:
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # like `| head -1` having read its line and gone
     errors = process.stderr.read()
-    process.wait(timeout=300)
+    process.wait(timeout=WAIT_SECONDS)
     assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors

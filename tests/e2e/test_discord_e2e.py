@@ -22,10 +22,13 @@ from tests.support.fake_discord import (
     FakeDiscord,
     Recorded,
 )
+from tests.support.timing import WAIT_SECONDS
 
 NO_PINGS: dict[str, list[str]] = {"parse": []}
 MENUS = {"Ask Verbatim", "Find sources"}
 _users = itertools.count(920000000000000000)
+# Heartbeat intervals without one that mean the event loop was blocked, not merely busy.
+BLOCKED_BEATS = 4
 
 
 def new_user() -> dict[str, Any]:
@@ -340,27 +343,30 @@ async def test_fifty_concurrent_asks_are_acknowledged_in_time(rig: DiscordRig) -
         assert callback.body == {"type": 5}
         acks.append(callback.at - at)
     for payload, _ in sent:
-        followup = (await rig.fake.wait_for(followup_for(payload), timeout=120))[0]
+        followup = (await rig.fake.wait_for(followup_for(payload)))[0]
         assert followup.body["embeds"]
-    elapsed = time.monotonic() - started
-    assert max(acks) < 3.0
+    finished = time.monotonic()
+    elapsed = finished - started
+    assert max(acks) < 3.0  # Discord drops an interaction not acknowledged within 3 s
     beats = [b for b in rig.fake.heartbeats[heartbeats_before:]]
     interval = rig.fake.heartbeat_interval_ms / 1000
-    assert len(beats) >= int(elapsed / interval) - 1  # a heartbeat every interval, none skipped
-    gaps = [b - a for a, b in itertools.pairwise(beats)]
-    assert not gaps or max(gaps) < 2 * interval
+    # Heartbeats kept coming all along: the model never held the event loop. A busy machine
+    # delays each a little (so no count of them), but only a blocked loop leaves a long gap.
+    gaps = [b - a for a, b in itertools.pairwise([started, *beats, finished])]
+    assert len(beats) >= elapsed / (BLOCKED_BEATS * interval) - 1
+    assert max(gaps) < BLOCKED_BEATS * interval, f"the loop stalled for {max(gaps):.2f} s"
     acks.sort()
     print(
         f"\n50 concurrent /ask: ack p50 {acks[24] * 1000:.1f} ms, p99 {acks[48] * 1000:.1f} ms, "
-        f"max {acks[-1] * 1000:.1f} ms; all answered in {elapsed:.1f} s"
+        f"max {acks[-1] * 1000:.1f} ms; all answered in {elapsed:.1f} s; "
+        f"{len(beats)} heartbeats, longest gap {max(gaps) * 1000:.0f} ms"
     )
 
 
 async def test_health_file_is_touched_while_connected(rig: DiscordRig) -> None:
     health = rig.bot.settings.health_file
-    for _ in range(50):
-        if health.exists():
-            break
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not health.exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert health.exists() and time.time() - health.stat().st_mtime < 60
 
@@ -389,4 +395,4 @@ async def test_commands_sync_to_the_dev_guild_when_configured(rig: DiscordRig) -
         } | MENUS
     finally:
         await bot.close()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, WAIT_SECONDS)

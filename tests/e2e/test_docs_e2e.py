@@ -94,8 +94,7 @@ async def final_edit(fake: FakeDiscord, payload: dict[str, Any], *words: str) ->
     edits = await fake.wait_for(
         lambda r: (
             original_for(payload)(r) and any(w in (r.body or {}).get("content", "") for w in words)
-        ),
-        timeout=120,
+        )
     )
     content: str = edits[-1].body["content"]
     assert edits[-1].body["allowed_mentions"] == NO_PINGS
@@ -107,7 +106,7 @@ async def ask(fake: FakeDiscord, question: str, guild: str = GUILD_ID) -> str:
         "ask", [option("question", question)], user=new_user(), guild_id=guild
     )
     await fake.dispatch("INTERACTION_CREATE", payload)
-    return text_of((await fake.wait_for(followup_for(payload), timeout=120))[0].body)
+    return text_of((await fake.wait_for(followup_for(payload)))[0].body)
 
 
 async def test_an_upload_is_quoted_in_its_server_and_invisible_elsewhere(rig: DiscordRig) -> None:
@@ -514,7 +513,7 @@ async def test_changes_in_two_servers_still_leave_a_thread_for_questions(
             "ask", [option("question", "Who is Jens Stoltenberg?")], user=new_user()
         )
         await rig.fake.dispatch("INTERACTION_CREATE", payload)
-        answer = (await rig.fake.wait_for(followup_for(payload), timeout=20))[0]
+        answer = (await rig.fake.wait_for(followup_for(payload)))[0]
         assert "the chairman of NATO" in text_of(answer.body)
         assert not [
             r

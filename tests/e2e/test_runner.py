@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.conftest import FAKE_TOKEN, ROOT
 from tests.support.discord_spec import load_validator
 from tests.support.fake_discord import APP_ID, FakeDiscord
+from tests.support.timing import WAIT_SECONDS
 
 
 async def test_the_bot_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -39,7 +40,7 @@ async def test_the_bot_process_serves_and_stops_on_sigterm(tmp_path: Path) -> No
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        await asyncio.wait_for(fake.identified.wait(), 120)
+        await asyncio.wait_for(fake.identified.wait(), WAIT_SECONDS)
         await fake.wait_for(
             lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands"
         )
@@ -50,7 +51,7 @@ async def test_the_bot_process_serves_and_stops_on_sigterm(tmp_path: Path) -> No
         followup = await fake.wait_for(lambda r: r.path == f"/webhooks/{APP_ID}/{payload['token']}")
         assert "defense secretary of the United Kingdom" in str(followup[0].body)
         process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(process.wait(), 30)
+        code = await asyncio.wait_for(process.wait(), WAIT_SECONDS)
         output = (await process.stdout.read()).decode() if process.stdout else ""
         assert code == 0, output
         assert "Received SIGTERM" in output and FAKE_TOKEN not in output

@@ -13,10 +13,11 @@ import pytest
 from index.errors import ModelLoadError
 from index.retrieval.encoder import SentenceEncoder
 from tests.conftest import FAKE_TOKEN, ROOT
+from tests.support.timing import WAIT_SECONDS
 
 
 def run(
-    data: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    data: Path, *args: str, env: dict[str, str] | None = None, timeout: float = WAIT_SECONDS
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
     clean.update(PYTHONPATH=str(ROOT), VERBATIM_DATA_DIR=str(data))
@@ -88,7 +89,7 @@ def test_the_health_file_in_a_missing_folder_is_an_error_at_start(data: Path) ->
         # Were the check missing, the bot would try this dead address instead of stopping.
         "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",
     }
-    result = run(data, "run", env=env, timeout=60)
+    result = run(data, "run", env=env)
     assert result.returncode == 2
     assert_clean_failure(result, "DISCORD_HEALTH_FILE", "does not exist")
 
@@ -125,7 +126,7 @@ def test_no_network_at_start_is_retried_and_stops_cleanly(data: Path) -> None:
             if "retrying in" in line:
                 break
         process.send_signal(signal.SIGTERM)
-        _, rest = process.communicate(timeout=30)
+        _, rest = process.communicate(timeout=WAIT_SECONDS)
     finally:
         if process.poll() is None:
             process.kill()

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.support.discord_spec import SpecValidator
+from tests.support.timing import WAIT_SECONDS
 
 APP_ID = "900000000000000001"
 GUILD_ID = "900000000000000002"
@@ -137,7 +138,7 @@ class FakeDiscord:
                 await self._send(socket, "RESUMED", {})
         return socket
 
-    async def settle(self, beats: int = 3, timeout: float = 30.0) -> None:
+    async def settle(self, beats: int = 3, timeout: float = WAIT_SECONDS) -> None:
         """Wait for a few fresh heartbeats on an open socket: the connection is live again."""
         # Heartbeats queued while the client's loop was blocked arrive at once; only a steady
         # run of them shows that any reconnect (stale-connection close, RESUME) is over.
@@ -462,7 +463,7 @@ class FakeDiscord:
         return self._json({"message": "404: Not Found", "code": 0}, 404)
 
     # -- helpers for tests ---------------------------------------------------------------
-    async def wait_for(self, predicate: Any, timeout: float = 30.0) -> list[Recorded]:
+    async def wait_for(self, predicate: Any, timeout: float = WAIT_SECONDS) -> list[Recorded]:
         """Wait until the recorded requests satisfy a predicate; return the matching ones."""
 
         async def matched() -> list[Recorded]:
