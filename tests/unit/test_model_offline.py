@@ -27,8 +27,9 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    for name in ("HF_HUB_OFFLINE", "HF_ENDPOINT"):
+        monkeypatch.setenv(name, "")  # recorded, so that what a load sets is undone after
+        monkeypatch.delenv(name)
     return looked_up
 
 
