@@ -18,13 +18,29 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _with_extras(spec: str) -> set[str]:
+    """Return the distribution a requirement names, and those its extras (as installed) add."""
+    parts = re.match(r"\s*([\w.-]+)\s*(?:\[([^\]]*)\])?", spec)
+    assert parts is not None, spec
+    name, extras = parts.groups()
+    found = {_canonical(name)}
+    wanted = {extra.strip() for extra in (extras or "").split(",") if extra.strip()}
+    for requirement in importlib.metadata.requires(name) or []:
+        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", requirement)
+        if extra and extra.group(1) in wanted:
+            found |= _with_extras(requirement.split(";")[0])
+    return found
+
+
 def declared() -> set[str]:
-    """Return the distributions pyproject.toml asks for at run time."""
+    """Return the distributions pyproject.toml asks for at run time (the Postgres extra too)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return {
-        _canonical(re.split(r"[\s<>=!~;\[(]", spec, maxsplit=1)[0])
-        for spec in project["dependencies"]
-    }
+    extras = project.get("optional-dependencies", {})
+    specs = [
+        *project["dependencies"],
+        *(s for group in extras if group != "dev" for s in extras[group]),
+    ]
+    return {name for spec in specs for name in _with_extras(spec)}
 
 
 def imported_modules() -> set[str]:
