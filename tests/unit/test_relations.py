@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.console import format_answer
+from bot.exts.ask._embeds import answer_embeds
 from index.corpus.documents import Document, read_document
 from index.relations.drawing import capped, draw
 from index.relations.graph import (
@@ -280,6 +281,8 @@ def test_an_unlinked_person_is_answered_from_passages_saying_no_link_was_found(
     if not answer.answered:
         assert answer.note in answer.reason
     assert format_answer(answer).startswith(answer.note)
+    embed = answer_embeds(answer)[0]
+    assert answer.note in (embed.footer.text or "") + (embed.description or "")
     assert engine.ask("What did Antony Blinken cancel?").note == ""
 
 
