@@ -60,7 +60,8 @@ def format_answer(answer: Answer, *, bold: bool = False, closest: bool = False) 
             return printable(answer.reason)
         near = "\n\n".join(format_quote(n, q, bold=bold) for n, q in enumerate(answer.closest, 1))
         return f"{printable(answer.reason)}\n\nClosest passages (may not answer):\n\n{near}"
-    return "\n\n".join(format_quote(n, q, bold=bold) for n, q in enumerate(answer.quotes, 1))
+    quotes = "\n\n".join(format_quote(n, q, bold=bold) for n, q in enumerate(answer.quotes, 1))
+    return f"{printable(answer.note)}\n\n{quotes}" if answer.note else quotes
 
 
 def format_summary(summary: Summary) -> str:

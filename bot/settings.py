@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index import EngineSettings
 
 _TOKEN_SHAPE = re.compile(r"^[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}$")
 
@@ -51,6 +53,14 @@ class DiscordSettings(BaseSettings):
         """Treat an empty value as not set."""
         # `.env.example` lists every variable, some left empty: empty means "not set".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _in_the_data_folder(self) -> DiscordSettings:
+        # Relative paths mean "in VERBATIM_DATA_DIR", as the engine's do, wherever this runs.
+        folder = EngineSettings.data_folder()
+        self.feedback_file = folder.resolve(self.feedback_file)
+        self.health_file = folder.resolve(self.health_file)
+        return self
 
     @field_validator("token")
     @classmethod

@@ -17,7 +17,7 @@ from index.answering.verifier.model import Verifier, load_verifier
 from index.corpus.documents import Corpus, CorpusProblem, Document, load_corpus
 from index.errors import ConfigError, QuestionError
 from index.relations.graph import RelationGraph, Relations, query_relations, sync_relations
-from index.relations.questions import relations_for_question
+from index.relations.questions import asks_who_spoke, no_link_note, relations_for_question
 from index.results import Answer, Passage, SourceInfo, Summary
 from index.retrieval.encoder import Encoder, Progress, ProgressEncoder, SentenceEncoder
 from index.retrieval.fusion import HybridSearcher
@@ -198,6 +198,16 @@ class Engine:
     def ask(self, question: str, *, max_quotes: int | None = None) -> Answer:
         """Answer with up to `max_quotes` verbatim quotes, or abstain saying why."""
         text = clean_question(question, max_chars=self.settings.max_question_chars)
+        answer = self._answer(text, max_quotes)
+        # Only who-spoke questions can name someone the links miss; others never wait on the graph.
+        note = no_link_note(self.graph, text) if asks_who_spoke(text) else ""
+        if not note:
+            return answer
+        reason = f"{note} {answer.reason}" if answer.reason else ""
+        return answer._replace(note=note, reason=reason)
+
+    def _answer(self, text: str, max_quotes: int | None) -> Answer:
+        """Answer a cleaned question from the passages."""
         searcher = self._served()
         if searcher.size == 0:
             return Answer(text, False, [], [], "The corpus is empty: add documents and re-index.")

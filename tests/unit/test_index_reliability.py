@@ -157,6 +157,26 @@ def test_a_deeply_nested_manifest_is_corrupt_and_rebuilt(tmp_path: Path) -> None
     assert engine.last_sync.wrote and stored_size(tmp_path) == first.searcher.size
 
 
+def test_a_damaged_manifest_is_reported_as_damage_not_as_an_interrupted_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_corpus(tmp_path)
+    first = open_engine(tmp_path)
+    folder = tmp_path / "index"
+    generation = sorted(p.name for p in files._generation_files(folder))
+    leftover = folder / ".vectors.20240101000000-dead.faiss.abc123.tmp"
+    leftover.write_bytes(b"\0" * 100)
+    (folder / MANIFEST).write_text("{ not json", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        engine = open_engine(tmp_path)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings and "manifest" in warnings[0] and "unreadable" in warnings[0]
+    assert not any("interrupted write" in w and "documents." in w for w in warnings)
+    assert engine.last_sync.removed_orphans == [leftover.name]  # a real leftover, still tidied
+    assert engine.last_sync.wrote and stored_size(tmp_path) == first.searcher.size
+    assert not set(generation) & {p.name for p in folder.iterdir()}  # replaced by the rebuild
+
+
 def test_a_second_writer_waits_with_a_message_then_serves_without_writing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

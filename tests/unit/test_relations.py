@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.console import format_answer
+from bot.exts.ask._embeds import answer_embeds
 from index.corpus.documents import Document, read_document
 from index.relations.drawing import capped, draw
 from index.relations.graph import (
@@ -19,8 +21,8 @@ from index.relations.graph import (
     sync_relations,
 )
 from index.relations.patterns import extract_document
-from index.relations.questions import relations_for_question
-from tests.conftest import ROOT
+from index.relations.questions import no_link_note, relations_for_question
+from tests.conftest import ROOT, one_text_engine
 
 # News-style paragraphs written for these tests; the links each one states are listed below.
 SUMMIT = """Prime Minister Anna Kowalczyk met Foreign Minister Tomas Herrera in Warsaw on Tuesday, and separately with Chancellor Dieter Brandt.
@@ -250,9 +252,38 @@ def test_who_spoke_questions_are_recognised(tmp_path: Path) -> None:
     assert everyone is not None and len(everyone.graph.links) == len(graph.links)
     one = relations_for_question(graph, "Who did Mr. Herrera talk to?")
     assert one is not None and one.person is not None and one.person.name == "Tomas Herrera"
-    unknown = relations_for_question(graph, "Who did Okafur meet?")
-    assert unknown is not None and not unknown.answered and "Samuel Okafor" in unknown.suggestions
     assert relations_for_question(graph, "What is the tariff schedule?") is None
+
+
+def test_a_person_the_links_do_not_name_is_asked_about_from_passages(tmp_path: Path) -> None:
+    document = _document(tmp_path, "summit", SUMMIT)
+    graph = merge([(document, extract_document(document))])
+    question = "Who did Rishi Sunak speak with?"
+    assert relations_for_question(graph, question) is None
+    note = no_link_note(graph, question)
+    assert "no link" in note.lower() and "'Rishi Sunak'" in note
+    assert relations_for_question(graph, "Who did Okafur meet?") is None
+    assert "Samuel Okafor" in no_link_note(graph, "Who did Okafur meet?")
+    assert no_link_note(graph, "Who did Mr. Herrera talk to?") == ""
+    assert no_link_note(graph, "Who spoke with whom?") == ""
+    assert no_link_note(graph, "What did Rishi Sunak say?") == ""
+
+
+def test_an_unlinked_person_is_answered_from_passages_saying_no_link_was_found(
+    tmp_path: Path,
+) -> None:
+    engine = one_text_engine(tmp_path, "denials.txt", DENIALS)
+    question = "Who did Rishi Sunak speak with?"
+    assert engine.relations_for_question(question) is None
+    answer = engine.ask(question)
+    assert "no link" in answer.note.lower() and "'Rishi Sunak'" in answer.note
+    assert answer.as_json()["note"] == answer.note
+    if not answer.answered:
+        assert answer.note in answer.reason
+    assert format_answer(answer).startswith(answer.note)
+    embed = answer_embeds(answer)[0]
+    assert answer.note in (embed.footer.text or "") + (embed.description or "")
+    assert engine.ask("What did Antony Blinken cancel?").note == ""
 
 
 def test_the_default_article_is_drawn_without_overlapping_labels() -> None:

@@ -92,6 +92,8 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     footer = f"Quoted verbatim from {documents} document{'s' if documents > 1 else ''}"
     if answer.more:
         footer += f" · {len(answer.more)} more quote{'s' if len(answer.more) > 1 else ''} available"
+    if answer.note:  # e.g. no link names the person a who-spoke question asks about
+        footer = f"{answer.note} · {footer}"
     return [quotes_embed(title, answer.quotes, footer)]
 
 

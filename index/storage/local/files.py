@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import secrets
 import tempfile
@@ -53,9 +52,6 @@ LEGACY_FORMAT = 1
 
 # A failed load is retried when the manifest changed meanwhile: a writer switched generations.
 LOAD_ATTEMPTS = 3
-
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -401,15 +397,22 @@ def _switch_manifest(folder: Path, index: StoredIndex, paths: dict[str, Path]) -
 
 def remove_orphans(folder: Path) -> list[str]:
     """Delete temporary files and generations the manifest does not name; call under the lock."""
+    # The caller says what was removed, after any reason the index is being rebuilt.
+    referenced: set[str] = set()
+    damaged = False
     try:
         _, manifest = _read_manifest(folder)
         files = manifest.get("files", {})
         referenced = {str(entry.get("name")) for entry in files.values()}
-    except (FileNotFoundError, IndexProblem, AttributeError, TypeError):
-        referenced = set()
+    except FileNotFoundError:
+        pass  # generations written before any manifest are a first build that crashed
+    except (IndexProblem, AttributeError, TypeError):
+        # The manifest is damaged, not the write interrupted: the load that follows says so,
+        # and the rebuild's save drops the generation it can no longer name.
+        damaged = True
     removed = []
     try:
-        candidates = [*folder.glob(".*.tmp"), *_generation_files(folder)]
+        candidates = [*folder.glob(".*.tmp"), *([] if damaged else _generation_files(folder))]
     except OSError:
         return []
     for path in candidates:
@@ -418,6 +421,4 @@ def remove_orphans(folder: Path) -> list[str]:
         with contextlib.suppress(OSError):
             path.unlink()
             removed.append(path.name)
-    if removed:
-        log.warning("Removed %d file(s) left by an interrupted write: %s", len(removed), removed)
     return sorted(removed)

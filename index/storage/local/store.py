@@ -87,6 +87,7 @@ def update_index(
                 hnsw_min_rows=hnsw_min_rows,
             )
             report.removed_orphans = orphans
+            _say_removed(orphans)
             return index, report
     except LockError as error:
         if must_save:
@@ -141,9 +142,17 @@ def _tidy(folder: Path) -> list[str]:
     """Remove leftovers of an interrupted write if no other process holds the lock now."""
     try:
         with writer_lock(folder, timeout=0):
-            return remove_orphans(folder)
+            removed = remove_orphans(folder)
     except LockError:
         return []
+    _say_removed(removed)
+    return removed
+
+
+def _say_removed(removed: list[str]) -> None:
+    """Log the leftovers of an interrupted write that were removed, if any."""
+    if removed:
+        log.warning("Removed %d file(s) left by an interrupted write: %s", len(removed), removed)
 
 
 def sync_index(
