@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Literal, TextIO
 
 from pydantic import Field, field_validator
@@ -18,6 +19,8 @@ COLOURS = {
     logging.CRITICAL: "\033[41m",
 }
 RESET = "\033[0m"
+# What discord.py logs, with a traceback, before each attempt to reconnect to the gateway.
+RECONNECT_ATTEMPT = "Attempting a reconnect in %.2fs"
 
 
 class LogSettings(BaseSettings):
@@ -66,3 +69,44 @@ def setup_logging(level: int | str, stream: TextIO | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+
+
+class OutageLog(logging.Filter):
+    """Turn discord.py's traceback at each reconnect attempt into one warning per outage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down_since: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Let the first reconnect attempt of an outage through as a warning; drop the rest."""
+        if record.msg != RECONNECT_ATTEMPT:
+            return True
+        if self.down_since is not None:
+            return False  # this outage was already reported
+        self.down_since = time.monotonic()
+        error = record.exc_info[1] if record.exc_info else None
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.msg = "Lost the connection to Discord's gateway (%s); reconnecting until it is back"
+        record.args = (describe(error),)
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    def back(self) -> float | None:
+        """End the outage, returning how many seconds it lasted, or None if there was none."""
+        if self.down_since is None:
+            return None
+        lasted, self.down_since = time.monotonic() - self.down_since, None
+        return lasted
+
+
+# One for the process: discord.py logs every client's reconnects to the same logger.
+OUTAGES = OutageLog()
+
+
+def describe(error: BaseException | None) -> str:
+    """Say in a few words, on one line, what an exception was."""
+    if error is None:
+        return "no reason given"
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:200]}" if text else type(error).__name__

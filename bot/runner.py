@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -19,6 +20,9 @@ import yarl
 
 from bot.settings import DiscordSettings, DocsSettings
 from index import ConfigError, Engine, EngineSettings, load_settings
+
+if TYPE_CHECKING:
+    from bot.client import VerbatimBot
 
 log = logging.getLogger("bot")
 
@@ -37,6 +41,24 @@ Meanwhile, the same engine answers here: python -m bot chat
 
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 300.0
+HEALTH_MAX_AGE = 60.0
+
+REFUSED_TOKEN = "Discord refused the token: check DISCORD_TOKEN (it may have been reset)."
+# The gateway close codes that end a session for good, each with its cause and its fix.
+FATAL_CLOSE_CODES = {
+    4004: "authentication failed: Discord refused the token. Check DISCORD_TOKEN; if the "
+    "token was reset in the Developer Portal, set DISCORD_TOKEN to the new one.",
+    4010: "invalid shard: the gateway refused the shard sent at IDENTIFY. Unset any shard "
+    "settings and check that DISCORD_GATEWAY_URL, if set, points at Discord.",
+    4011: "sharding required: the bot is in more servers than one connection may serve "
+    "(2,500). Verbatim runs one shard: remove the bot from some servers.",
+    4012: "invalid API version: this discord.py speaks a gateway version Discord no longer "
+    "accepts. Upgrade discord.py, and check DISCORD_GATEWAY_URL if it is set.",
+    4013: "invalid intents: the gateway refused the intents sent at IDENTIFY. Upgrade "
+    "discord.py, and check DISCORD_GATEWAY_URL if it is set.",
+    4014: "disallowed intents: the bot asked for a privileged intent that is not enabled. "
+    "Enable it on the application's Bot page in the Developer Portal.",
+}
 
 
 class DiscordUnreachable(Exception):
@@ -110,13 +132,41 @@ def _shutdown(bot: discord.Client, signum: int) -> None:
     asyncio.get_running_loop().create_task(bot.close())
 
 
-def healthy(max_age: float = 60.0) -> bool:
-    """Return whether the bot touched its health file within `max_age` seconds."""
-    settings = load_settings(DiscordSettings)
+def health_problem(max_age: float = HEALTH_MAX_AGE) -> str | None:
+    """Say in one line why the bot is not healthy, or return None if it is."""
     try:
-        return time.time() - settings.health_file.stat().st_mtime < max_age
-    except OSError:
-        return False
+        path = load_settings(DiscordSettings).health_file
+    except ConfigError as error:
+        return str(error)
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return (
+            f"{path} does not exist: the bot is not running, has not connected to Discord "
+            "yet, or has DISCORD_HEALTH_FILE set to another path."
+        )
+    except OSError as error:
+        return f"cannot read the health file {path}: {error.strerror or error}"
+    if age >= max_age:
+        return (
+            f"{path} was last touched {age:.0f} s ago (limit {max_age:.0f} s): the bot is "
+            "not connected to Discord's gateway, or has stopped."
+        )
+    return None
+
+
+def healthy(max_age: float = HEALTH_MAX_AGE) -> bool:
+    """Return whether the bot touched its health file lately, printing why not on stderr."""
+    problem = health_problem(max_age)
+    if problem is not None:
+        print(f"unhealthy: {problem}", file=sys.stderr)
+    return problem is None
+
+
+def closed_for_good(code: int) -> str:
+    """Say in one line why Discord ended the gateway session, and what to do about it."""
+    reason = FATAL_CLOSE_CODES.get(code, "a close that cannot be resumed. Start the bot again.")
+    return f"Discord closed the gateway connection with code {code}, {reason}"
 
 
 def check_writable_folder(path: Path, variable: str, purpose: str) -> None:
@@ -181,15 +231,24 @@ def run() -> int:
     from bot.client import VerbatimBot
 
     bot = VerbatimBot(engine, discord_settings, docs=docs_settings)
+    return _serve_until_stopped(bot, discord_settings.token.get_secret_value().strip())
+
+
+def _serve_until_stopped(bot: VerbatimBot, token: str) -> int:
+    """Serve until the bot stops; return the exit status, explaining a failure in one line."""
     try:
-        asyncio.run(serve(bot, discord_settings.token.get_secret_value().strip()))
+        asyncio.run(serve(bot, token))
     except (TimeoutError, aiohttp.ClientError, OSError) as error:
         log.error("Lost the connection to Discord while logging in: %s", _network_reason(error))
         return 1
     except discord.LoginFailure:
-        log.error("Discord refused the token: check DISCORD_TOKEN (it may have been reset).")
+        log.error(REFUSED_TOKEN)
         return 2
     except discord.PrivilegedIntentsRequired:
-        log.error("The bot asked for an intent that is not enabled in the Developer Portal.")
+        log.error(closed_for_good(4014))
         return 2
-    return 0
+    except discord.ConnectionClosed as error:
+        log.error(closed_for_good(error.code))
+        return 2
+    # Told mid-session that the token is no longer valid: the bot has logged why and closed.
+    return 2 if bot.token_rejected else 0

@@ -13,6 +13,12 @@ from bot.ui import NO_PINGS
 log = logging.getLogger(__name__)
 
 
+OUT_OF_DATE = (
+    "This command is out of date; ask an admin to restart the bot so Discord gets the "
+    "current commands."
+)
+
+
 def slow_down(retry_after: float) -> str:
     """Return the message for a user who is asking faster than the cooldown allows."""
     return f"Slow down a little: try again in {retry_after:.0f} s."
@@ -30,10 +36,16 @@ async def on_command_error(
     interaction: discord.Interaction, error: app_commands.AppCommandError
 ) -> None:
     """Tell the user what happened without exposing internals."""
+    if _token_was_rejected(interaction, error):
+        return  # the client has said why and is closing; every reply would fail the same way
     if isinstance(error, app_commands.CommandOnCooldown):
         text = slow_down(error.retry_after)
     elif isinstance(error, app_commands.CheckFailure):
         text = "You can't use that command here."
+    elif isinstance(error, app_commands.CommandNotFound):
+        # Discord still offers a command this version no longer has, until commands are synced.
+        log.info("Told a user that the command /%s is out of date", error.name)
+        text = OUT_OF_DATE
     else:
         log.error(
             "Command %s failed", interaction.command and interaction.command.name, exc_info=error
@@ -43,6 +55,18 @@ async def on_command_error(
         await reply_privately(interaction, text)
     except discord.HTTPException:
         log.warning("Could not report an error to the user")
+
+
+def _token_was_rejected(
+    interaction: discord.Interaction, error: app_commands.AppCommandError
+) -> bool:
+    """Return whether the command failed because Discord no longer accepts the bot's token."""
+    original = getattr(error, "original", error)
+    return (
+        getattr(interaction.client, "token_rejected", False)
+        and isinstance(original, discord.HTTPException)
+        and original.status == 401
+    )
 
 
 async def setup(bot: commands.Bot) -> None:

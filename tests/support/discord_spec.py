@@ -48,6 +48,16 @@ class SpecValidator:
         # Literal segments (@original) must win over placeholders ({message_id}).
         self._routes.sort(key=lambda route: route[1].count("{"))
 
+    def schema_errors(self, name: str, value: Any) -> list[str]:
+        """Return every way a value breaks one of the spec's named schemas."""
+        validator = Draft202012Validator(
+            {"$ref": f"{BASE_URI}#/components/schemas/{name}"}, registry=self._registry
+        )
+        return [
+            f"{name}: {error.message[:300]} at {list(error.absolute_path)}"
+            for error in validator.iter_errors(_snowflakes_as_strings(value))
+        ]
+
     def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
         """Return the path template and operation object for a request, if the spec has it."""
         for pattern, template in self._routes:

@@ -74,6 +74,17 @@ class FakeDiscord:
     identified: asyncio.Event = field(default_factory=asyncio.Event)
     rate_limits: dict[str, int] = field(default_factory=dict)
     port: int = 0
+    # Misbehaviour on demand: a close code for every IDENTIFY, a gateway that refuses
+    # connections, a revoked token (401 on every authorised request), channels where the
+    # bot may not post (403).
+    close_on_identify: int | None = None
+    gateway_down: bool = False
+    token_revoked: bool = False
+    forbidden_channels: set[str] = field(default_factory=set)
+    # What arrived at the gateway, in order: "IDENTIFY", "RESUME" or "refused".
+    gateway_log: list[str] = field(default_factory=list)
+    # Ways the events the fake sent break Discord's spec; tests expect none.
+    event_errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(910000000000000000)
@@ -116,7 +127,10 @@ class FakeDiscord:
         return str(next(self._ids))
 
     # -- gateway -------------------------------------------------------------------------
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:
+            await self._note_gateway("refused")
+            return web.Response(status=503)
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         self._sockets.append(socket)
@@ -129,14 +143,43 @@ class FakeDiscord:
                 self.heartbeats.append(time.monotonic())
                 await socket.send_json({"op": 11})
             elif payload["op"] == 2:
+                await self._note_gateway("IDENTIFY")
+                if self.close_on_identify is not None:
+                    await socket.close(code=self.close_on_identify)
+                    break
                 await self._send(socket, "READY", self._ready())
-                await self._send(socket, "GUILD_CREATE", self._guild())
-                await self._send(socket, "GUILD_CREATE", self._guild(GUILD_B_ID, CHANNEL_B_ID))
+                for guild in (self._guild(), self._guild(GUILD_B_ID, CHANNEL_B_ID)):
+                    self.event_errors.extend(self.event_problems("GUILD_CREATE", guild))
+                    await self._send(socket, "GUILD_CREATE", guild)
                 self.identified.set()
             elif payload["op"] == 6:
                 # A client whose connection went stale (its loop was busy) resumes its session.
                 await self._send(socket, "RESUMED", {})
+                await self._note_gateway("RESUME")
         return socket
+
+    async def _note_gateway(self, what: str) -> None:
+        async with self.changed:
+            self.gateway_log.append(what)
+            self.changed.notify_all()
+
+    async def wait_for_gateway(
+        self, what: str, count: int = 1, timeout: float = WAIT_SECONDS
+    ) -> None:
+        """Wait until the gateway has seen `what` ("IDENTIFY", "RESUME", "refused") `count` times."""
+
+        async def seen() -> None:
+            async with self.changed:
+                while self.gateway_log.count(what) < count:
+                    await self.changed.wait()
+
+        await asyncio.wait_for(seen(), timeout)
+
+    async def drop_connections(self, code: int = 1001) -> None:
+        """Close every open gateway connection, as a network fault or a Discord restart does."""
+        for socket in self._sockets:
+            if not socket.closed:
+                await socket.close(code=code)
 
     async def settle(self, beats: int = 3, timeout: float = WAIT_SECONDS) -> None:
         """Wait for a few fresh heartbeats on an open socket: the connection is live again."""
@@ -154,11 +197,30 @@ class FakeDiscord:
     async def _send(self, socket: web.WebSocketResponse, event: str, data: Any) -> None:
         await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a gateway event to every connected client."""
+    async def dispatch(self, event: str, data: dict[str, Any], *, check: bool = True) -> None:
+        """Send a gateway event to every connected client (unchecked, to send a broken one)."""
+        if check:
+            self.event_errors.extend(self.event_problems(event, data))
         for socket in self._sockets:
             if not socket.closed:
                 await self._send(socket, event, data)
+
+    def event_problems(self, event: str, data: dict[str, Any]) -> list[str]:
+        """Return the ways the channels and threads in an event break Discord's spec."""
+        channels: list[dict[str, Any]] = []
+        if event == "GUILD_CREATE":
+            channels = data.get("channels", []) + data.get("threads", [])
+        elif event in ("CHANNEL_CREATE", "CHANNEL_UPDATE", "THREAD_CREATE", "THREAD_UPDATE"):
+            channels = [data]
+        elif event == "INTERACTION_CREATE" and "channel" in data:
+            channels = [data["channel"]]
+        problems = []
+        for channel in channels:
+            schema = (
+                "ThreadResponse" if channel.get("type") in (10, 11, 12) else "GuildChannelResponse"
+            )
+            problems += [f"{event}: {p}" for p in self.validator.schema_errors(schema, channel)]
+        return problems
 
     def _ready(self) -> dict[str, Any]:
         return {
@@ -187,15 +249,7 @@ class FakeDiscord:
             "mentionable": False,
             "flags": 0,
         }
-        channel = {
-            "id": channel_id,
-            "type": 0,
-            "name": "general",
-            "position": 0,
-            "permission_overwrites": [],
-            "guild_id": guild_id,
-            "nsfw": False,
-        }
+        channel = self.channel(channel_id, guild_id)
         threads = (
             [self._thread(THREAD_ID, "questions"), self._thread(PRIVATE_THREAD_ID, "staff", 12)]
             if guild_id == GUILD_ID
@@ -240,6 +294,26 @@ class FakeDiscord:
             "nsfw_level": 0,
             "system_channel_flags": 0,
             "premium_progress_bar_enabled": False,
+        }
+
+    def channel(
+        self,
+        channel_id: str,
+        guild_id: str = GUILD_ID,
+        *,
+        name: str = "general",
+        overwrites: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """A text channel as Discord sends it in GUILD_CREATE and CHANNEL_CREATE."""
+        return {
+            "id": channel_id,
+            "type": 0,
+            "name": name,
+            "position": 0,
+            "flags": 0,
+            "permission_overwrites": overwrites or [],
+            "guild_id": guild_id,
+            "nsfw": False,
         }
 
     def _thread(self, thread_id: str, name: str, kind: int = 11) -> dict[str, Any]:
@@ -308,6 +382,19 @@ class FakeDiscord:
             headers={"Content-Type": "application/json", **(headers or {})},
         )
 
+    def _refused(self, request: web.Request, path: str) -> web.Response | None:
+        """Answer 401 to the bot's token once it is revoked, and 403 in forbidden channels."""
+        if self.token_revoked and "Authorization" in request.headers:
+            return self._json({"message": "401: Unauthorized", "code": 0}, 401)
+        parts = path.strip("/").split("/")
+        if (
+            request.method == "POST"
+            and parts[0] == "channels"
+            and parts[1] in self.forbidden_channels
+        ):
+            return self._json({"message": "Missing Permissions", "code": 50013}, 403)
+        return None
+
     def _rate_limited(self, key: str) -> web.Response | None:
         left = self.rate_limits.get(key, 0)
         if left <= 0:
@@ -354,6 +441,9 @@ class FakeDiscord:
             self.spec_errors.extend(
                 self.validator.errors(request.method, path, body, media=media, files=files)
             )
+        refused = self._refused(request, path)
+        if refused is not None:
+            return refused
         limited = self._rate_limited(f"{request.method} {path.split('/')[1]}")
         if limited is not None:
             return limited
@@ -502,11 +592,15 @@ class FakeDiscord:
             "data": data,
             "guild_id": guild_id,
             "channel_id": channel_id,
+            # A partial channel, as Discord sends it: discord.py builds a channel from it
+            # when the server is not cached, and needs every required field.
             "channel": {
                 "id": channel_id,
                 "type": 0,
                 "guild_id": guild_id,
                 "name": "general",
+                "position": 0,
+                "flags": 0,
                 "permissions": permissions,
             },
             "member": {

@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.client import VerbatimBot
 from bot.cooldowns import command_cooldown
+from bot.exts.ask._denied import DeniedChannels
 from bot.exts.ask._embeds import answer_embeds
 from bot.exts.ask._feedback import FeedbackLog
 from bot.exts.ask._views import AnswerView
@@ -32,6 +33,13 @@ SORRY = "Sorry, something went wrong while answering."
 Reply = dict[str, Any]
 
 
+def _unanswerable(error: Exception) -> bool:
+    """Return whether Discord refuses every reply: no permission, or the token was revoked."""
+    return isinstance(error, discord.Forbidden) or (
+        isinstance(error, discord.HTTPException) and error.status == 401
+    )
+
+
 async def _reply(message: discord.Message, text: str) -> None:
     """Reply in place without pinging the author or anyone named in the text."""
     await message.reply(text, mention_author=False, allowed_mentions=NO_PINGS)
@@ -43,6 +51,7 @@ class AskCog(commands.Cog):
     def __init__(self, bot: VerbatimBot, feedback: FeedbackLog) -> None:
         self.bot = bot
         self.feedback = feedback
+        self.denied = DeniedChannels()
         settings = bot.settings
         self.mention_cooldown = commands.CooldownMapping.from_cooldown(
             settings.cooldown_uses, max(settings.cooldown_seconds, 1e-9), commands.BucketType.user
@@ -106,6 +115,13 @@ class AskCog(commands.Cog):
 
     @commands.Cog.listener("on_message")
     async def answer_mention(self, message: discord.Message) -> None:
+        """Answer a mention or direct message; where Discord forbids replies, log it once."""
+        try:
+            await self._answer_message(message)
+        except discord.Forbidden as error:
+            self.denied.report(message, error)
+
+    async def _answer_message(self, message: discord.Message) -> None:
         """Answer a question asked by mentioning the bot or in a direct message."""
         question = self._question_in(message)
         if question is None:
@@ -147,7 +163,9 @@ class AskCog(commands.Cog):
                 guild_id = message.guild.id if message.guild else None
                 routed = await self._relations(question, guild_id)
                 return routed if routed is not None else await self._answer(question, guild_id)
-        except Exception:
+        except Exception as error:
+            if _unanswerable(error) or self.bot.token_rejected or self.bot.is_closed():
+                raise  # saying sorry would fail the same way
             log.exception("Answering a mention failed")
             await _reply(message, SORRY)
             return None
