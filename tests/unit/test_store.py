@@ -120,6 +120,9 @@ def test_a_crash_while_writing_leaves_the_old_index_usable(
 ) -> None:
     corpus = make_corpus(tmp_path)
     before = open_engine(tmp_path, HashingEncoder())
+    # The who-spoke-with-whom extraction writes its cache folder beside the index in the
+    # background: wait for it, so that the listing is not a race with it.
+    before.graph  # noqa: B018
     before_files = list((tmp_path / "index").iterdir())
     (corpus / "other.txt").write_text("Completely different content now. Nothing about fruit.\n")
 
@@ -131,6 +134,7 @@ def test_a_crash_while_writing_leaves_the_old_index_usable(
     served = open_engine(tmp_path, HashingEncoder())  # a failed save is logged, never fatal
     assert served.last_sync.save_error and "disk full" in served.last_sync.save_error
     assert served.ask("Is there anything about fruit?").question  # it still answers
+    served.graph  # noqa: B018
     monkeypatch.undo()
     stored = load_index(tmp_path / "index", model_id="test-hashing", params=DEFAULT_PARAMS)
     assert stored.size == before.searcher.size
