@@ -157,24 +157,31 @@ def test_what_the_fake_sends_matches_discords_spec() -> None:
     assert fake.event_problems("CHANNEL_CREATE", fake.channel("1")) == []
 
 
+async def started_fake(monkeypatch: pytest.MonkeyPatch, **options: Any) -> FakeDiscord:
+    """Start a fake Discord of its own and point discord.py's REST and gateway at it."""
+    import yarl
+
+    fake = FakeDiscord(load_validator(), **options)
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+    )
+    return fake
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def own_bot(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SimpleNamespace]:
     """A bot of the test's own on a fake Discord of its own, reporting health every 0.1 s."""
-    import yarl
 
     import bot.client
     from bot.client import VerbatimBot
     from bot.settings import DiscordSettings, DocsSettings
 
     monkeypatch.setattr(bot.client, "HEALTH_INTERVAL", 0.1)
-    fake = FakeDiscord(load_validator(), heartbeat_interval_ms=250)
-    await fake.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
-    )
+    fake = await started_fake(monkeypatch, heartbeat_interval_ms=250)
     settings = DiscordSettings(
         token=FAKE_TOKEN, feedback_file=tmp_path / "feedback.jsonl", health_file=tmp_path / "health"
     )
@@ -208,18 +215,12 @@ async def test_every_fatal_close_code_is_one_line_and_status_2(
     code: int,
     cause: str,
 ) -> None:
-    import yarl
 
     from bot.client import VerbatimBot
     from bot.runner import _serve_until_stopped
     from bot.settings import DiscordSettings
 
-    fake = FakeDiscord(load_validator(), close_on_identify=code)
-    await fake.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
-    )
+    fake = await started_fake(monkeypatch, close_on_identify=code)
     settings = DiscordSettings(
         token=FAKE_TOKEN, feedback_file=tmp_path / "feedback.jsonl", health_file=tmp_path / "health"
     )
