@@ -10,8 +10,6 @@ from index.settings import EngineSettings
 from index.storage.base import SyncReport
 from index.storage.factory import SHARED_TENANT
 from index.storage.local.store import LocalStore
-from index.storage.postgres.connection import pool_for
-from index.storage.postgres.store import PostgresStore
 
 
 class Copied(NamedTuple):
@@ -39,6 +37,11 @@ def copy_to_database(settings: EngineSettings, guilds_root: Path) -> list[Copied
         raise ConfigError(
             "VERBATIM_DATABASE_URL: set it to the PostgreSQL database to copy the index into."
         )
+    # Imported only when asked for, as in the factory: without the postgres extra, `import
+    # index` must still work.
+    from index.storage.postgres.connection import pool_for
+    from index.storage.postgres.store import PostgresStore
+
     pool = pool_for(settings.database_url.get_secret_value())
     copied = []
     for tenant, folder in local_indexes(settings, guilds_root):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from index import Engine, EngineSettings
@@ -12,6 +14,7 @@ from index.storage.factory import open_store
 from index.storage.local.files import MANIFEST
 from index.storage.local.store import LocalStore
 from index.storage.plan import plan_sync
+from tests.conftest import ROOT
 from tests.support.hashing_encoder import HashingEncoder
 
 TEXTS = {
@@ -164,3 +167,16 @@ def test_the_factory_opens_the_settings_index_folder(tmp_path: Path) -> None:
     settings = EngineSettings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     store = open_store(settings, "test-hashing")
     assert isinstance(store, LocalStore) and store.folder == tmp_path / "index"
+
+
+def test_the_engine_and_the_bot_import_without_the_postgres_extra() -> None:
+    # A self-hoster (and the Docker image) installs no psycopg: nothing may import it eagerly.
+    probe = (
+        "import sys; sys.modules['psycopg'] = None; sys.modules['psycopg_pool'] = None; "
+        "sys.modules['pgvector'] = None; import index, bot.cli; print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
