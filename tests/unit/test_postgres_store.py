@@ -255,3 +255,17 @@ def test_a_local_index_is_copied_into_the_database_without_embedding(
     assert encoder.embedded == 0 and not served.last_sync.embedded
     for question in QUESTIONS:
         assert served.ask(question).quotes == local.ask(question).quotes
+
+
+def test_rows_map_to_the_same_documents_and_sentences_in_both_stores(
+    tmp_path: Path, database_url: str
+) -> None:
+    corpus = article(tmp_path)
+    (corpus / "kiwi.txt").write_text("Kiwis\n\nKiwis are fuzzy brown fruit grown in New Zealand.\n")
+    local = open_engine(settings_for(tmp_path, "local", None)).searcher.backend
+    postgres = open_engine(settings_for(tmp_path, "postgres", database_url)).searcher.backend
+    rows = np.arange(local.size, dtype=np.int64)
+    assert postgres.document_positions(rows).tolist() == local.document_positions(rows).tolist()
+    assert postgres.sentence_positions(rows).tolist() == local.sentence_positions(rows).tolist()
+    with pytest.raises(LookupError, match="not in this generation"):
+        postgres.place(local.size)

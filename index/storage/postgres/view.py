@@ -158,7 +158,11 @@ class PostgresView:
         # Rows are allocated in blocks, one per document; a document keeps its position in the
         # corpus order even when a newer version's block lies after everyone else's.
         self._by_first_row = sorted(range(len(rows)), key=lambda p: rows[p].first_row)
+        self._order = np.asarray(self._by_first_row, dtype=np.int32)
         self._firsts = np.asarray([rows[p].first_row for p in self._by_first_row], np.int64)
+        self._ends = self._firsts + np.asarray(
+            [rows[p].row_count for p in self._by_first_row], np.int64
+        )
 
     @property
     def generation(self) -> int:
@@ -185,35 +189,37 @@ class PostgresView:
         return {"store": "postgres", "dense": "exact" if exact else "hnsw"}
 
     def _position_of(self, row: int) -> int:
-        index = int(np.searchsorted(self._firsts, row, side="right")) - 1
-        position = self._by_first_row[index] if index >= 0 else -1
-        if position < 0 or not self._rows[position].first_row <= row < self._end_of(position):
-            raise LookupError(f"row {row} is not in this generation of the store")
-        return position
-
-    def _end_of(self, position: int) -> int:
-        return self._rows[position].first_row + self._rows[position].row_count
+        return int(self.document_positions(np.asarray([row], dtype=np.int64))[0])
 
     def place(self, row: int) -> RowPlace:
         position = self._position_of(row)
         item = self._documents[position]
         return RowPlace(position, item, row - self._rows[position].first_row)
 
+    def _blocks(self, rows: Rows) -> NDArray[np.intp]:
+        """Return each row's block (documents sorted by first row); raise for a row outside."""
+        rows = np.asarray(rows, dtype=np.int64)
+        blocks = np.searchsorted(self._firsts, rows, side="right") - 1
+        if len(self._firsts):
+            inside = (blocks >= 0) & (rows < self._ends[np.maximum(blocks, 0)])
+        else:
+            inside = np.zeros(len(rows), dtype=bool)
+        if not inside.all():
+            missing = int(rows[~inside][0])
+            raise LookupError(f"row {missing} is not in this generation of the store")
+        return blocks
+
     def document_positions(self, rows: Rows) -> NDArray[np.int32]:
-        return np.asarray([self._position_of(int(r)) for r in rows], dtype=np.int32)
+        return self._order[self._blocks(rows)]
 
     def sentence_positions(self, rows: Rows) -> NDArray[np.int32]:
-        firsts = [self._rows[p].first_row for p in self.document_positions(rows).tolist()]
-        return (np.asarray(rows, dtype=np.int64) - np.asarray(firsts, np.int64)).astype(np.int32)
-
-    def _live(self, rows: Rows) -> Rows:
-        """Keep the rows of this generation's documents (a newer commit may have added some)."""
-        keep = [r for r in rows.tolist() if self._in_view(int(r))]
-        return np.asarray(keep, dtype=np.int64)
+        blocks = self._blocks(rows)
+        offsets = np.asarray(rows, dtype=np.int64) - self._firsts[blocks]
+        return offsets.astype(np.int32)
 
     def _in_view(self, row: int) -> bool:
         try:
-            self._position_of(row)
+            self._blocks(np.asarray([row], dtype=np.int64))
         except LookupError:
             return False
         return True
