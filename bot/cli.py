@@ -15,6 +15,7 @@ from index import (
     MAX_SUMMARY_SENTENCES,
     SUMMARY_LENGTHS,
     ConfigError,
+    DatabaseUnavailable,
     Engine,
     EngineSettings,
     IndexProblem,
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     except IndexWriteError as error:
         print(f"error: the index was not saved: {error}", file=sys.stderr)
         return 1
-    except (LockError, IndexProblem, NoDocuments) as error:
+    except (LockError, IndexProblem, NoDocuments, DatabaseUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:

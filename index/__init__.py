@@ -8,6 +8,7 @@ from index.corpus.ingest import Prepared, prepare
 from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS, Engine
 from index.errors import (
     ConfigError,
+    DatabaseUnavailable,
     IndexProblem,
     IndexWriteError,
     IngestError,
@@ -35,6 +36,7 @@ __all__ = [
     "Added",
     "Answer",
     "ConfigError",
+    "DatabaseUnavailable",
     "Engine",
     "EngineSettings",
     "Highlight",

@@ -53,3 +53,7 @@ class LockError(Exception):
 
 class LockTimeout(LockError):
     """Another process held the index folder's lock for longer than we would wait."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached, or the connection was lost; trying again may work."""

@@ -99,6 +99,12 @@ class EngineSettings(DataFolder):
         None,
         description="postgresql:// URL of a PostgreSQL with pgvector; unset keeps local files.",
     )
+    database_wait_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="How long to keep retrying a database that is down at start.",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

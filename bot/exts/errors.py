@@ -9,10 +9,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.ui import NO_PINGS
+from index import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 
+DATABASE_DOWN = "The document store can't be reached right now. Please try again in a moment."
 OUT_OF_DATE = (
     "This command is out of date; ask an admin to restart the bot so Discord gets the "
     "current commands."
@@ -46,6 +48,11 @@ async def on_command_error(
         # Discord still offers a command this version no longer has, until commands are synced.
         log.info("Told a user that the command /%s is out of date", error.name)
         text = OUT_OF_DATE
+    elif isinstance(getattr(error, "original", None), DatabaseUnavailable):
+        # The pool replaces the lost connection, so the user's next try is likely to work.
+        name = interaction.command and interaction.command.name
+        log.warning("Command /%s: %s", name, getattr(error, "original", error))
+        text = DATABASE_DOWN
     else:
         log.error(
             "Command %s failed", interaction.command and interaction.command.name, exc_info=error

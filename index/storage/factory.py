@@ -18,7 +18,9 @@ def open_store(settings: EngineSettings, model_id: str, *, tenant: str = SHARED_
         from index.storage.postgres.connection import pool_for
         from index.storage.postgres.store import PostgresStore
 
-        pool = pool_for(settings.database_url.get_secret_value())
+        pool = pool_for(
+            settings.database_url.get_secret_value(), wait_seconds=settings.database_wait_seconds
+        )
         return PostgresStore(pool, tenant, model_id=model_id)
     return LocalStore(
         settings.index_dir,
@@ -35,5 +37,5 @@ def migrate_store(settings: EngineSettings) -> str:
     from index.storage.postgres.connection import pool_for
     from index.storage.postgres.schema import SCHEMA_VERSION
 
-    pool_for(settings.database_url.get_secret_value())
+    pool_for(settings.database_url.get_secret_value(), wait_seconds=settings.database_wait_seconds)
     return f"The database's schema is at version {SCHEMA_VERSION}."

@@ -42,7 +42,9 @@ def copy_to_database(settings: EngineSettings, guilds_root: Path) -> list[Copied
     from index.storage.postgres.connection import pool_for
     from index.storage.postgres.store import PostgresStore
 
-    pool = pool_for(settings.database_url.get_secret_value())
+    pool = pool_for(
+        settings.database_url.get_secret_value(), wait_seconds=settings.database_wait_seconds
+    )
     copied = []
     for tenant, folder in local_indexes(settings, guilds_root):
         view = LocalStore(folder, model_id=settings.model).view()

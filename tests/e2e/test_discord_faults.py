@@ -14,7 +14,7 @@ import discord
 import pytest
 import pytest_asyncio
 
-from index import Engine
+from index import DatabaseUnavailable, Engine
 from tests.conftest import FAKE_TOKEN, DiscordRig
 from tests.e2e.test_discord_e2e import callback_for, followup_for, new_user, option, reply_to
 from tests.support.discord_spec import load_validator
@@ -148,6 +148,33 @@ async def test_a_broken_event_costs_a_resume_not_the_bot(
     assert not rig.bot.is_closed()
     assert record.levelno == logging.WARNING
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_lost_database_connection_is_one_line_for_the_user_and_the_log(
+    rig: DiscordRig, engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    # The store's own drop is tested on a real Postgres (test_postgres_connection.py); here the
+    # engine raises what the store raises then, to see what the user and the log get.
+    def lost(*_: object, **__: object) -> None:
+        raise DatabaseUnavailable("the database connection was lost (server closed it); try again")
+
+    monkeypatch.setattr(engine, "ask", lost)
+    payload = rig.fake.interaction(
+        "ask", [option("question", "Who is Ben Wallace?")], user=new_user()
+    )
+    await rig.fake.dispatch("INTERACTION_CREATE", payload)
+    followup = (await rig.fake.wait_for(followup_for(payload), CEILING))[0]
+    assert "can't be reached right now" in str(followup.body)
+    record = await logged(caplog, lambda r: "connection was lost" in r.getMessage())
+    assert record.levelno == logging.WARNING and tracebacks(caplog) == []
+    monkeypatch.undo()
+    again = rig.fake.interaction(
+        "ask", [option("question", "Who is Ben Wallace?")], user=new_user()
+    )
+    await rig.fake.dispatch("INTERACTION_CREATE", again)
+    assert "defense secretary" in str(
+        (await rig.fake.wait_for(followup_for(again), CEILING))[0].body
+    )
 
 
 def test_what_the_fake_sends_matches_discords_spec() -> None:

@@ -180,8 +180,11 @@ def test_a_bad_url_or_a_database_that_is_down_gets_one_line(tmp_path: Path) -> N
         load_settings(EngineSettings, database_url="mysql://nope")
     article(tmp_path)
     url = "postgresql://verbatim:hunter2@127.0.0.1:9/verbatim?connect_timeout=2"
+    settings = settings_for(tmp_path, "postgres", url).model_copy(
+        update={"database_wait_seconds": 0.0}
+    )
     with pytest.raises(ConfigError) as caught:
-        open_engine(settings_for(tmp_path, "postgres", url))
+        open_engine(settings)
     message = str(caught.value)
     assert message.startswith("VERBATIM_DATABASE_URL: cannot connect") and "\n" not in message
     assert "hunter2" not in message

@@ -16,11 +16,11 @@ from bot.exts.ask._denied import DeniedChannels
 from bot.exts.ask._embeds import answer_embeds
 from bot.exts.ask._feedback import FeedbackLog
 from bot.exts.ask._views import AnswerView
-from bot.exts.errors import slow_down
+from bot.exts.errors import DATABASE_DOWN, slow_down
 from bot.exts.relations import PictureView, draw_relations
 from bot.exts.relations import answer_embeds as relations_answer_embeds
 from bot.ui import NO_PINGS, escape, shorten
-from index import Answer, QuestionError, clean_question
+from index import Answer, DatabaseUnavailable, QuestionError, clean_question
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,10 @@ class AskCog(commands.Cog):
         except Exception as error:
             if _unanswerable(error) or self.bot.token_rejected or self.bot.is_closed():
                 raise  # saying sorry would fail the same way
+            if isinstance(error, DatabaseUnavailable):
+                log.warning("Answering a mention: %s", error)
+                await _reply(message, DATABASE_DOWN)
+                return None
             log.exception("Answering a mention failed")
             await _reply(message, SORRY)
             return None
