@@ -200,6 +200,9 @@ def run_command(args: argparse.Namespace) -> int:
         show_progress=indexing,
         prune=indexing and args.prune,
         must_save=indexing,  # `index` exists to save: a failure is its result, in one line
+        # `index` reads the corpus folder into the store, a shared database's too; the other
+        # commands serve what a shared store holds (None: the store decides).
+        sync=True if indexing else None,
     )
     guild = getattr(args, "guild", None)
     if guild is not None:

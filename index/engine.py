@@ -69,13 +69,23 @@ class Engine:
         show_progress: bool = False,
         prune: bool = False,
         must_save: bool = False,
+        sync: bool | None = None,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
         self.store = store or open_store(settings, encoder.model_id)
         self.verifier = verifier
         self._lock = threading.Lock()
-        self.reindex(show_progress=show_progress, prune=prune, must_save=must_save)
+        # A shared store (Postgres) that already holds a generation is served as it is: the
+        # `index` command fills it, so a shard process never reads the corpus folder or holds
+        # a copy of the documents. A store only this process writes is brought up to date.
+        if sync is None:
+            sync = self.store.latest_generation() is None
+        stored = None if sync else self.store.view()
+        if stored is None:
+            self.reindex(show_progress=show_progress, prune=prune, must_save=must_save)
+        else:
+            self._serve(stored, [], SyncReport(reused=[item.document for item in stored.listing()]))
 
     @classmethod
     def open(
@@ -87,6 +97,7 @@ class Engine:
         show_progress: bool = False,
         prune: bool = False,
         must_save: bool = False,
+        sync: bool | None = None,
     ) -> Engine:
         """Load the corpus and bring its index up to date, embedding only what changed."""
         # An empty corpus keeps a non-empty index unless `prune`. A failed save is logged and
@@ -103,6 +114,7 @@ class Engine:
             show_progress=show_progress,
             prune=prune,
             must_save=must_save,
+            sync=sync,
         )
 
     def load_documents(self, known: Mapping[str, Document] | None = None) -> Corpus:
@@ -161,6 +173,11 @@ class Engine:
         )
         if self.verifier is not None:
             self.store.note_verifier(self.verifier.folder, self.verifier.sha256)
+        self._serve(view, corpus.problems, report)
+        return report
+
+    def _serve(self, view: StoreView, problems: list[CorpusProblem], report: SyncReport) -> None:
+        """Answer from this generation from now on."""
         searcher = HybridSearcher(view, self.encoder)
         relations = _RelationsSource(self.store.cache_folder, view)
         if report.embedded:
@@ -170,9 +187,8 @@ class Engine:
             threading.Thread(target=relations.graph, name="relations", daemon=True).start()
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
         with self._lock:
-            self.searcher, self.problems, self.last_sync = searcher, corpus.problems, report
+            self.searcher, self.problems, self.last_sync = searcher, problems, report
             self._relations = relations
-        return report
 
     def _served(self) -> HybridSearcher[StoreView]:
         """Return the searcher of the newest generation, following other processes' commits."""

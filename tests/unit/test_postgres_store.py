@@ -41,8 +41,12 @@ def settings_for(folder: Path, store: str, database_url: str | None) -> EngineSe
     )
 
 
-def open_engine(settings: EngineSettings, encoder: HashingEncoder | None = None) -> Engine:
-    return Engine.open(settings, encoder=encoder or HashingEncoder(), verifier=bundled_verifier())
+def open_engine(
+    settings: EngineSettings, encoder: HashingEncoder | None = None, *, sync: bool | None = None
+) -> Engine:
+    return Engine.open(
+        settings, encoder=encoder or HashingEncoder(), verifier=bundled_verifier(), sync=sync
+    )
 
 
 @pytest.fixture(params=["local", "postgres"])
@@ -108,22 +112,23 @@ def test_only_what_changed_is_embedded_again(
     corpus = article(tmp_path)
     (corpus / "kiwi.txt").write_text("Kiwis\n\nKiwis are fuzzy brown fruit grown in New Zealand.\n")
     settings = settings_for(tmp_path, store, maybe_url)
-    first = open_engine(settings)
+    # Each open reads the folder, as `verbatim index` does (a database is otherwise served as is).
+    first = open_engine(settings, sync=True)
     assert sorted(first.last_sync.embedded) == ["dirty-bomb-claims", "kiwi"]
     unchanged = HashingEncoder()
-    again = open_engine(settings, unchanged)
+    again = open_engine(settings, unchanged, sync=True)
     assert unchanged.embedded == 0 and not again.last_sync.wrote
     (corpus / "kiwi.txt").write_text("Kiwis\n\nKiwis are fuzzy brown fruit first grown in China.\n")
     (corpus / "plum.txt").write_text("Plums\n\nPlums are purple stone fruit.\n")
     changed = HashingEncoder()
-    updated = open_engine(settings, changed)
+    updated = open_engine(settings, changed, sync=True)
     assert sorted(updated.last_sync.embedded) == ["kiwi", "plum"]
     assert updated.last_sync.reused == ["dirty-bomb-claims"]
     windows = {s.document: s.sentences for s in updated.sources()}
     assert changed.embedded == windows["kiwi"] + windows["plum"]
     assert "China" in updated.ask("Where were kiwis first grown?").quotes[0].text
     (corpus / "plum.txt").unlink()
-    removed = open_engine(settings)
+    removed = open_engine(settings, sync=True)
     assert removed.last_sync.removed == ["plum"]
     assert [s.document for s in removed.sources()] == ["dirty-bomb-claims", "kiwi"]
     assert removed.searcher.backend.generation > updated.searcher.backend.generation
@@ -234,6 +239,32 @@ def test_another_process_answers_from_the_new_generation_on_its_next_question(
     assert answer.answered and answer.quotes[0].document == "kiwi"
     assert reader.searcher.backend.generation > before
     assert "kiwi" in {s.document for s in reader.sources()}
+
+
+def test_a_filled_database_is_served_without_reading_the_corpus_folder(
+    tmp_path: Path, database_url: str
+) -> None:
+    article(tmp_path)
+    settings = settings_for(tmp_path, "postgres", database_url)
+    filled = open_engine(settings)
+    expected = [q.text for q in filled.ask(QUESTIONS[0]).quotes]
+    # A shard process on another host has no corpus folder at all, and needs none.
+    elsewhere = settings.model_copy(update={"corpus_dir": tmp_path / "no-such-folder"})
+    encoder = HashingEncoder()
+    shard = open_engine(elsewhere, encoder)
+    assert [q.text for q in shard.ask(QUESTIONS[0]).quotes] == expected
+    assert shard.last_sync.embedded == [] and encoder.embedded == 1  # the question alone
+    # Filling, though, reads the folder, and names it when it is missing.
+    with pytest.raises(ConfigError, match="VERBATIM_CORPUS_DIR"):
+        Engine.open(elsewhere, encoder=encoder, verifier=bundled_verifier(), sync=True)
+
+
+def test_a_local_index_follows_its_folder_at_every_open(tmp_path: Path) -> None:
+    corpus = article(tmp_path)
+    settings = settings_for(tmp_path, "local", None)
+    open_engine(settings)
+    (corpus / "kiwi.txt").write_text("Kiwis\n\nKiwis are fuzzy brown fruit grown in New Zealand.\n")
+    assert open_engine(settings).last_sync.embedded == ["kiwi"]
 
 
 def test_a_local_index_is_copied_into_the_database_without_embedding(
