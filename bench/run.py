@@ -28,6 +28,7 @@ from bench.squad_corpus import (
     verifier_training_titles,
     write_corpus,
 )
+from bench.store_compare import compare_stores
 from index import Engine, EngineSettings
 from index.answering.verifier.model import Verifier
 from index.retrieval.encoder import SentenceEncoder
@@ -268,6 +269,12 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="write the report (markdown) to this file")
     parser.add_argument("--questions", type=int, default=0, help="limit questions (0: all)")
     parser.add_argument("--encode-sample", type=int, default=3000)
+    parser.add_argument(
+        "--store",
+        choices=["local", "postgres"],
+        default="local",
+        help="postgres: compare the Postgres store with the local files (recall, latency, build)",
+    )
     args = parser.parse_args()
 
     lines: list[str] = []
@@ -278,6 +285,11 @@ def main() -> None:
 
     encoder = SentenceEncoder()
     questions, ids, corpus, index = squad_retrieval_set(parser, args.questions)
+    if args.store == "postgres":
+        compare_stores(corpus, index, ids, questions, say)
+        if args.write:
+            replace_results(args.write, "\n".join(lines), marker="postgres")
+        return
     if index.exists():
         shutil.rmtree(index)  # time a build from nothing
     engine, seconds = build(corpus, index, encoder)
@@ -353,17 +365,18 @@ def main() -> None:
         replace_results(args.write, "\n".join(lines))
 
 
-BEGIN, END = "<!-- results: begin -->", "<!-- results: end -->"
-
-
-def replace_results(path: Path, results: str) -> None:
+def replace_results(path: Path, results: str, *, marker: str = "results") -> None:
     """Put the results between the markers in a markdown file, keeping the prose around them."""
-    text = path.read_text(encoding="utf-8") if path.exists() else f"{BEGIN}\n{END}\n"
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
+    begin, end = f"<!-- {marker}: begin -->", f"<!-- {marker}: end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
     stamp = time.strftime("%Y-%m-%d")
+    command = "python -m bench.run" + ("" if marker == "results" else " --store postgres")
     path.write_text(
-        f"{head}{BEGIN}\n_Measured {stamp} by `python -m bench.run`._\n\n{results}\n{END}{tail}",
+        f"{head}{begin}\n_Measured {stamp} by `{command}`._\n\n{results}\n{end}{tail}",
         encoding="utf-8",
     )
 
