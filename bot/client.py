@@ -246,8 +246,7 @@ class ShardedVerbatimBot(VerbatimBot, commands.AutoShardedBot):
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Wait for the shard's max_concurrency bucket to be free in every process."""
         if self._max_concurrency is None:
-            limits = await self.fetch_session_start_limits()  # GET /gateway/bot
-            self._max_concurrency = max(1, limits.max_concurrency)
+            self._max_concurrency = await self._session_starts_at_once()
             log.info(
                 "Running shards %s of %d; Discord allows %d IDENTIFY at a time",
                 ",".join(str(shard) for shard in self.shard_ids or range(self.shard_count or 1)),
@@ -255,6 +254,15 @@ class ShardedVerbatimBot(VerbatimBot, commands.AutoShardedBot):
                 self._max_concurrency,
             )
         await self.identify_gate.wait_turn(shard_id or 0, self._max_concurrency)
+
+    async def _session_starts_at_once(self) -> int:
+        """Return max_concurrency from GET /gateway/bot; 1, the safe figure, if it cannot say."""
+        try:
+            limits = await self.fetch_session_start_limits()
+        except (discord.GatewayNotFound, discord.HTTPException) as error:
+            log.warning("Cannot read max_concurrency (%s); starting one shard at a time", error)
+            return 1
+        return max(1, limits.max_concurrency)
 
     def _socket_for(self, data: Any) -> discord.gateway.DiscordWebSocket | None:
         """Return the connection of the shard an event came on: its server's, or shard 0 (DMs)."""

@@ -187,3 +187,56 @@ async def test_autocomplete_lists_documents_without_opening_an_engine(
     assert await document_choices(bot, 7, "tea") == []  # a server with nothing of its own
     assert library.loaded() == []
     assert not (tmp_path / "data" / "7").exists()  # nor created a folder for it
+
+
+async def test_a_lock_that_cannot_be_reached_is_retried_not_skipped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import bot.identify
+    from index import LockError
+
+    class Flaky:
+        """Turns whose lock fails once, then is free."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+            self.released = 0
+
+        def try_take(self, bucket: int) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                raise LockError("cannot create the lock file /nowhere/identify-0.lock")
+            return SimpleNamespace(release=lambda: setattr(self, "released", self.released + 1))
+
+    monkeypatch.setattr(bot.identify, "FIRST_RETRY_SECONDS", 0.01)
+    turns = Flaky()
+    gate = IdentifyGate(turns, window=0.01)
+    await asyncio.wait_for(gate.wait_turn(0, max_concurrency=1), 5)
+    assert turns.calls == 2  # it waited for the lock rather than IDENTIFY without one
+    assert "cannot take its IDENTIFY turn" in caplog.text and "/nowhere" in caplog.text
+    await asyncio.sleep(0.1)
+    assert turns.released == 1
+
+
+async def test_max_concurrency_falls_back_to_one_when_discord_cannot_say(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import discord
+
+    bot = make_bot(
+        one_engine(clean_env),
+        shard_settings(monkeypatch, DISCORD_SHARD_COUNT="2", DISCORD_SHARD_IDS="0,1"),
+    )
+    assert isinstance(bot, ShardedVerbatimBot)
+
+    async def unreachable() -> Any:
+        raise discord.GatewayNotFound()
+
+    monkeypatch.setattr(bot, "fetch_session_start_limits", unreachable)
+    assert await bot._session_starts_at_once() == 1
+
+    async def four() -> Any:
+        return SimpleNamespace(max_concurrency=4)
+
+    monkeypatch.setattr(bot, "fetch_session_start_limits", four)
+    assert await bot._session_starts_at_once() == 4
