@@ -192,6 +192,41 @@ async def test_sync_sends_the_commands_and_exits(fake: FakeDiscord, tmp_path: Pa
     assert FAKE_TOKEN not in text and fake.spec_errors == []
 
 
+async def test_shard_processes_on_one_database_take_turns_through_it(
+    fake: FakeDiscord, tmp_path: Path, database_url: str
+) -> None:
+    # Two hosts in effect: separate data folders, one Postgres for the index and the locks.
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder in folders:
+        folder.mkdir()
+    database = {
+        "VERBATIM_DATABASE_URL": database_url,
+        "VERBATIM_CORPUS_DIR": str(tmp_path / "corpus"),
+    }
+    first = await start_shard(fake, folders[0], "a", "0", **database)
+    second = await start_shard(fake, folders[1], "b", "1", **database)
+    try:
+        await fake.wait_for_identify(0)
+        await fake.wait_for_identify(1)
+        # No shared folder: only the database's advisory lock spaced the IDENTIFYs out.
+        (*_, one), (*_, other) = fake.identifies
+        assert abs(one - other) >= 4.5
+        assert "defense secretary of the United Kingdom" in await ask(fake, "Who is Ben Wallace?")
+        message = fake.message("Who is Jens Stoltenberg?", mentions_bot=False, dm=True)
+        await fake.dispatch("MESSAGE_CREATE", message)
+        reply = (await fake.wait_for(reply_to(message)))[0]
+        assert "the chairman of NATO" in text_in(reply.body)
+        assert await first.stop() == 0, first.log()
+        assert await second.stop() == 0, second.log()
+    finally:
+        await stopped(first, second)
+    for folder, shard in zip(folders, (first, second), strict=True):
+        assert not (folder / "locks").exists() and not (folder / ".verbatim-index").exists()
+        assert database_url not in shard.log() and " ERROR " not in shard.log(), shard.log()
+    assert len([r for r in fake.requests if r.method == "PUT" and r.path == COMMANDS]) == 1
+
+
 @pytest.mark.skip(
     reason="needs uploads stored in the database (issue 21, helper 'shelf'): today /docs add "
     "writes the file into the adding process's data folder, so process B, with its own, "
