@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import signal
@@ -273,3 +274,51 @@ async def test_a_document_added_through_one_process_is_quoted_by_the_other(
         assert await second.stop() == 0, second.log()
     finally:
         await stopped(first, second)
+
+
+async def test_an_event_that_cannot_be_read_resumes_its_own_shard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import discord
+    import yarl
+
+    from bot.client import ShardedVerbatimBot
+    from bot.settings import DiscordSettings
+    from tests.conftest import one_text_engine
+
+    fake = FakeDiscord(load_validator(), heartbeat_interval_ms=500)
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+    )
+    engine = one_text_engine(tmp_path, "karvik.txt", LIGHTHOUSE)
+    settings = DiscordSettings(
+        token=FAKE_TOKEN,
+        feedback_file=tmp_path / "feedback.jsonl",
+        health_file=tmp_path / "health",
+        shard_count=2,
+        shard_ids="0,1",
+    )
+    bot = ShardedVerbatimBot(engine, settings)
+    task = asyncio.create_task(bot.start(FAKE_TOKEN))
+    try:
+        await asyncio.wait_for(bot.wait_until_ready(), WAIT_SECONDS)
+        # Servers this bot has not cached, one on each shard: discord.py cannot build their
+        # channel without its position, so the event cannot be read.
+        for guild, shard in (("900000000004194306", 0), ("900000000000000999", 1)):
+            assert shard_for(guild, 2) == shard
+            broken = fake.interaction("ask", [option("question", "Who?")], guild_id=guild)
+            del broken["channel"]["position"]
+            await fake.dispatch("INTERACTION_CREATE", broken, check=False)
+            await fake.wait_for_gateway("RESUME", shard + 1)
+            assert fake.resumed == list(range(shard + 1))  # that shard's connection, alone
+        await fake.settle()
+        answer = await ask(fake, "How many steps did Amara Okafor climb every evening?")
+        assert "212 steps" in answer
+        assert not bot.is_closed()
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, WAIT_SECONDS)
+        await fake.stop()

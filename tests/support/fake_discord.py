@@ -97,6 +97,8 @@ class FakeDiscord:
     identifies: list[tuple[int, int, float]] = field(default_factory=list)
     # Each event sent on a connection, as (event, shard id), to see where it was routed.
     deliveries: list[tuple[str, int]] = field(default_factory=list)
+    # The shard of each session resumed, in order.
+    resumed: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(910000000000000000)
@@ -108,6 +110,7 @@ class FakeDiscord:
         self.redirects: dict[str, str] = {}
         self.threads: dict[str, dict[str, Any]] = {}
         self._shard_of: dict[int, tuple[int, int]] = {}
+        self._sessions: dict[str, tuple[int, int]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -164,7 +167,11 @@ class FakeDiscord:
                     await socket.close(code=self.close_on_identify)
                     break
                 guilds = [g for g in (GUILD_ID, GUILD_B_ID) if shard_for(g, count) == shard_id]
-                await self._send(socket, "READY", self._ready(guilds, payload["d"].get("shard")))
+                # A session of its own per IDENTIFY, so that a RESUME finds its shard again.
+                session = f"fake-session-{len(self.identifies)}"
+                self._sessions[session] = (shard_id, count)
+                ready = self._ready(guilds, payload["d"].get("shard"))
+                await self._send(socket, "READY", {**ready, "session_id": session})
                 for guild in (self._guild(), self._guild(GUILD_B_ID, CHANNEL_B_ID)):
                     if guild["id"] not in guilds:
                         continue
@@ -173,6 +180,9 @@ class FakeDiscord:
                 self.identified.set()
             elif payload["op"] == 6:
                 # A client whose connection went stale (its loop was busy) resumes its session.
+                session = payload["d"].get("session_id")
+                self._shard_of[id(socket)] = self._sessions.get(session, (0, 1))
+                self.resumed.append(self._shard_of[id(socket)][0])
                 await self._send(socket, "RESUMED", {})
                 await self._note_gateway("RESUME")
         return socket
