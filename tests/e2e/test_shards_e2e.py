@@ -292,6 +292,8 @@ async def test_an_event_that_cannot_be_read_resumes_its_own_shard(
     monkeypatch.setattr(
         discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
     )
+    # The IDENTIFY lock files go to the data folder: this test's, not the checkout.
+    monkeypatch.setenv("VERBATIM_DATA_DIR", str(tmp_path))
     engine = one_text_engine(tmp_path, "karvik.txt", LIGHTHOUSE)
     settings = DiscordSettings(
         token=FAKE_TOKEN,
@@ -318,6 +320,7 @@ async def test_an_event_that_cannot_be_read_resumes_its_own_shard(
         assert "212 steps" in answer
         assert not bot.is_closed()
         assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+        assert (tmp_path / "locks" / "identify-0.lock").is_file()
     finally:
         await bot.close()
         await asyncio.wait_for(task, WAIT_SECONDS)
