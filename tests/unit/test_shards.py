@@ -240,3 +240,25 @@ async def test_max_concurrency_falls_back_to_one_when_discord_cannot_say(
 
     monkeypatch.setattr(bot, "fetch_session_start_limits", four)
     assert await bot._session_starts_at_once() == 4
+
+
+def test_shards_on_files_need_no_postgres_extra(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    # The Docker image has the extra, a self-hoster's checkout may not: taking an IDENTIFY
+    # turn on files must not import psycopg.
+    probe = (
+        "import sys; sys.modules['psycopg'] = None; sys.modules['psycopg_pool'] = None; "
+        "sys.modules['pgvector'] = None; import bot.client, bot.syncing; "
+        "from index import EngineSettings, turns_for; "
+        f"turn = turns_for(EngineSettings(data_dir={str(tmp_path)!r}), 'identify').try_take(0); "
+        "print(turn is not None)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
