@@ -13,8 +13,11 @@ RUN pip install --extra-index-url "$TORCH_INDEX_URL" -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY index ./index
-RUN pip install --extra-index-url "$TORCH_INDEX_URL" . \
- && python -c "import torch; assert not torch.cuda.is_available()"
+# With the postgres extra (psycopg and its pool, pgvector), one image runs on files by default
+# and on a database when VERBATIM_DATABASE_URL is set.
+RUN pip install --extra-index-url "$TORCH_INDEX_URL" "/src[postgres]" \
+ && python -c "import torch; assert not torch.cuda.is_available()" \
+ && python -c "import psycopg, psycopg_pool, pgvector.psycopg"
 
 FROM ${BASE_IMAGE}
 RUN useradd --create-home --uid 10001 verbatim \

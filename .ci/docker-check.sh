@@ -77,6 +77,9 @@ for name in "Sergei Shoigu" "Mark Milley" "Lloyd Austin"; do
   grep -q "$name" <<<"$out" || { echo "smoke run did not quote $name"; exit 1; }
 done
 docker run --rm --network none verbatim:ci run >/dev/null 2>"$W/run.err" && { echo "run without a token should exit 2"; exit 1; }
+# The same image on a database: the client is inside, and a wrong URL is one line, not a traceback.
+docker run --rm --network none -e VERBATIM_DATABASE_URL=postgresql://verbatim@127.0.0.1:9/none verbatim:ci migrate 2>"$W/migrate.err" && { echo "migrate without a database should fail"; exit 1; }
+grep -q "VERBATIM_DATABASE_URL: cannot connect" "$W/migrate.err"
 grep -q "python -m bot chat" "$W/run.err"
 docker run --rm --network none --user 10001 verbatim:ci python -c "import os; assert os.getuid() == 10001" 2>/dev/null \
   || docker run --rm --network none --entrypoint python verbatim:ci -c "import os; assert os.getuid() == 10001"

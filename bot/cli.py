@@ -35,7 +35,7 @@ BROKEN_PIPE = 141
 # Discord ids (snowflakes) are unsigned 64-bit integers; 0 is never issued.
 SNOWFLAKE_LIMIT = 2**64
 # Commands whose start an operator watches: the model hub's progress bars belong there only.
-WATCHED = (None, "run", "index")
+WATCHED = (None, "run", "index", "sync")
 
 
 def server_id(text: str) -> int:
@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         "--guild", type=server_id, metavar="ID", help="a server's documents, by its id"
     )
     commands.add_parser("run", help="connect to Discord (or open the console without a token)")
+    _add_sync(commands)
     index = commands.add_parser(
         "index", parents=[guild], help="bring the index up to date with the corpus folder"
     )
@@ -98,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
         "migrate-store", help="copy the local index and the servers' into the database, as they are"
     )
     return parser
+
+
+def _add_sync(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `sync`: the command tree sent to Discord by a step of its own, for sharded bots."""
+    commands.add_parser(
+        "sync", help="send the slash commands to Discord, then exit (sharded bots run it once)"
+    )
 
 
 def _length(value: str) -> int | str:
@@ -179,6 +187,10 @@ def run_command(args: argparse.Namespace) -> int:
         from bot.runner import run
 
         return run()
+    if command == "sync":
+        from bot.syncing import sync
+
+        return sync()
     settings = load_settings(EngineSettings)
     if command == "migrate":
         _print(migrate_store(settings))

@@ -13,10 +13,12 @@ from typing import Any, ParamSpec, TypeVar
 import discord
 from discord.ext import commands
 
+from bot.identify import IdentifyGate
 from bot.logs import OUTAGES, describe
 from bot.settings import DiscordSettings, DocsSettings
+from bot.tree import load_commands, sync_commands
 from bot.ui import NO_PINGS
-from index import Engine, Library
+from index import Engine, Library, turns_for
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -29,17 +31,6 @@ TOKEN_NO_LONGER_ACCEPTED = (
     "Discord no longer accepts the token (401 Unauthorized): it was probably reset in the "
     "Developer Portal. Put the new one in DISCORD_TOKEN and start the bot again."
 )
-# Loaded in this order at start-up; the error handler first, so it covers every command.
-EXTENSIONS = (
-    "bot.exts.errors",
-    "bot.exts.ask",
-    "bot.exts.summary",
-    "bot.exts.info",
-    "bot.exts.docs",
-    "bot.exts.relations",
-)
-
-
 # Verbatim never joins voice; don't warn at every start that voice libraries are missing.
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
@@ -49,7 +40,12 @@ class VerbatimBot(commands.Bot):
     """A bot whose commands live in extensions and whose engine runs off the event loop."""
 
     def __init__(
-        self, engine: Engine, settings: DiscordSettings, *, docs: DocsSettings | None = None
+        self,
+        engine: Engine,
+        settings: DiscordSettings,
+        *,
+        docs: DocsSettings | None = None,
+        **options: Any,
     ) -> None:
         # Default intents only: mentions and DMs carry their text without the privileged intent.
         super().__init__(
@@ -57,6 +53,7 @@ class VerbatimBot(commands.Bot):
             intents=discord.Intents.default(),
             allowed_mentions=NO_PINGS,
             help_command=None,
+            **options,
         )
         self.engine = engine
         self.settings = settings
@@ -98,8 +95,13 @@ class VerbatimBot(commands.Bot):
             )
             # The client's view of Discord may now be half-updated; RESUME continues after
             # this event (its sequence number is already counted) on a fresh connection.
-            if self.ws is not None:
-                self._in_background(self.ws.close(code=RESUMABLE_CLOSE))
+            socket = self._socket_for(data)
+            if socket is not None:
+                self._in_background(socket.close(code=RESUMABLE_CLOSE))
+
+    def _socket_for(self, data: Any) -> discord.gateway.DiscordWebSocket | None:
+        """Return the gateway connection an event came on: the only one."""
+        return self.ws
 
     def _watch_the_token(self) -> None:
         """Notice a 401 on any request after login: the token was reset while the bot ran."""
@@ -192,17 +194,13 @@ class VerbatimBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Start the health reports, load the extensions and sync the commands with Discord."""
         self._health_task = asyncio.create_task(self._report_health())
-        for extension in EXTENSIONS:
-            await self.load_extension(extension)
-        guild_id = self.settings.dev_guild_id
-        if guild_id:
-            guild = discord.Object(id=guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("Synced %d commands to guild %s", len(synced), guild_id)
+        await load_commands(self)
+        if self.settings.holds_shard_zero:
+            await sync_commands(self, self.settings.dev_guild_id)
         else:
-            synced = await self.tree.sync()
-            log.info("Synced %d commands globally (may take up to an hour to appear)", len(synced))
+            # Every shard process has the same tree; one sync (shard 0's) is enough, and N
+            # syncs at each rollout would spend the application's rate limit for nothing.
+            log.info("Not syncing commands: the process with shard 0 (or `verbatim sync`) does")
 
     async def on_ready(self) -> None:
         """Log who the bot is connected as, and to how many servers."""
@@ -226,3 +224,58 @@ class VerbatimBot(commands.Bot):
         self.settings.health_file.unlink(missing_ok=True)
         await super().close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class ShardedVerbatimBot(VerbatimBot, commands.AutoShardedBot):
+    """The same bot over some shards of a sharded application, one connection per shard."""
+
+    # The MRO puts AutoShardedClient's connection handling under VerbatimBot's behaviour:
+    # commands.Bot adds nothing of its own over BotBase and Client.
+
+    def __init__(
+        self, engine: Engine, settings: DiscordSettings, *, docs: DocsSettings | None = None
+    ) -> None:
+        shard_ids = list(settings.shard_ids) if settings.shard_ids is not None else None
+        super().__init__(
+            engine, settings, docs=docs, shard_count=settings.shard_count, shard_ids=shard_ids
+        )
+        # Session starts are shared by every process of the application, wherever it runs.
+        self.identify_gate = IdentifyGate(turns_for(engine.settings, "identify"))
+        self._max_concurrency: int | None = None
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for the shard's max_concurrency bucket to be free in every process."""
+        if self._max_concurrency is None:
+            self._max_concurrency = await self._session_starts_at_once()
+            log.info(
+                "Running shards %s of %d; Discord allows %d IDENTIFY at a time",
+                ",".join(str(shard) for shard in self.shard_ids or range(self.shard_count or 1)),
+                self.shard_count or 1,
+                self._max_concurrency,
+            )
+        await self.identify_gate.wait_turn(shard_id or 0, self._max_concurrency)
+
+    async def _session_starts_at_once(self) -> int:
+        """Return max_concurrency from GET /gateway/bot; 1, the safe figure, if it cannot say."""
+        try:
+            limits = await self.fetch_session_start_limits()
+        except (discord.GatewayNotFound, discord.HTTPException) as error:
+            log.warning("Cannot read max_concurrency (%s); starting one shard at a time", error)
+            return 1
+        return max(1, limits.max_concurrency)
+
+    def _socket_for(self, data: Any) -> discord.gateway.DiscordWebSocket | None:
+        """Return the connection of the shard an event came on: its server's, or shard 0 (DMs)."""
+        guild = str(data.get("guild_id") or "") if isinstance(data, dict) else ""
+        shard_id = (int(guild) >> 22) % (self.shard_count or 1) if guild.isdigit() else 0
+        info = self.get_shard(shard_id)
+        return None if info is None else info._parent.ws
+
+
+def make_bot(
+    engine: Engine, settings: DiscordSettings, *, docs: DocsSettings | None = None
+) -> VerbatimBot:
+    """Return the bot the settings ask for: sharded by DISCORD_SHARD_COUNT, or one connection."""
+    if settings.sharded:
+        return ShardedVerbatimBot(engine, settings, docs=docs)
+    return VerbatimBot(engine, settings, docs=docs)

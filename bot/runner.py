@@ -48,10 +48,11 @@ REFUSED_TOKEN = "Discord refused the token: check DISCORD_TOKEN (it may have bee
 FATAL_CLOSE_CODES = {
     4004: "authentication failed: Discord refused the token. Check DISCORD_TOKEN; if the "
     "token was reset in the Developer Portal, set DISCORD_TOKEN to the new one.",
-    4010: "invalid shard: the gateway refused the shard sent at IDENTIFY. Unset any shard "
-    "settings and check that DISCORD_GATEWAY_URL, if set, points at Discord.",
+    4010: "invalid shard: the gateway refused the shard sent at IDENTIFY. Check "
+    "DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS, and that DISCORD_GATEWAY_URL, if set, points "
+    "at Discord.",
     4011: "sharding required: the bot is in more servers than one connection may serve "
-    "(2,500). Verbatim runs one shard: remove the bot from some servers.",
+    "(2,500). Set DISCORD_SHARD_COUNT (see docs/scaling.md), or raise it if it is set.",
     4012: "invalid API version: this discord.py speaks a gateway version Discord no longer "
     "accepts. Upgrade discord.py, and check DISCORD_GATEWAY_URL if it is set.",
     4013: "invalid intents: the gateway refused the intents sent at IDENTIFY. Upgrade "
@@ -183,6 +184,14 @@ def check_writable_folder(path: Path, variable: str, purpose: str) -> None:
         )
 
 
+def point_at_discord(settings: DiscordSettings) -> None:
+    """Send REST calls and the gateway where the settings say, when not to Discord's own."""
+    if settings.api_base:  # e.g. a shared rate-limit proxy in front of Discord
+        discord.http.Route.BASE = settings.api_base.rstrip("/")
+    if settings.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
 def run() -> int:
     """Start the bot; without a token, explain how to get one and open the console."""
     try:
@@ -218,19 +227,16 @@ def run() -> int:
 
         chat(Engine.open(engine_settings, show_progress=True))
         return 0
-    if discord_settings.api_base:  # e.g. a shared rate-limit proxy in front of Discord
-        discord.http.Route.BASE = discord_settings.api_base.rstrip("/")
-    if discord_settings.gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(discord_settings.gateway_url)
+    point_at_discord(discord_settings)
     log.info("Indexing the corpus in %s before connecting", engine_settings.corpus_dir)
     engine = Engine.open(engine_settings, show_progress=True)
     load_model = getattr(engine.encoder, "load", None)
     if load_model is not None:  # load it now, not while the first user waits for an answer
         log.info("Loading the embedding model %s", engine_settings.model)
         load_model()
-    from bot.client import VerbatimBot
+    from bot.client import make_bot
 
-    bot = VerbatimBot(engine, discord_settings, docs=docs_settings)
+    bot = make_bot(engine, discord_settings, docs=docs_settings)
     return _serve_until_stopped(bot, discord_settings.token.get_secret_value().strip())
 
 

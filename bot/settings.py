@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index import EngineSettings
 
@@ -46,13 +47,69 @@ class DiscordSettings(BaseSettings):
     health_file: Path = Field(
         Path("/tmp/verbatim.health"), description="Touched while connected; read by `health`."
     )
+    shard_count: int | None = Field(
+        None, ge=1, le=1_000_000, description="Shards of the whole bot, across every process."
+    )
+    # Comma-separated ("0,1"), not JSON: NoDecode hands the raw text to the validator below.
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(
+        None, description="The shards this process runs (default: all of them)."
+    )
 
-    @field_validator("token", "dev_guild_id", "api_base", "gateway_url", mode="before")
+    @field_validator(
+        "token",
+        "dev_guild_id",
+        "api_base",
+        "gateway_url",
+        "shard_count",
+        "shard_ids",
+        mode="before",
+    )
     @classmethod
     def _blank_is_missing(cls, value: object) -> object:
         """Treat an empty value as not set."""
         # `.env.example` lists every variable, some left empty: empty means "not set".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """Read "0, 1" as the shard ids 0 and 1."""
+        if not isinstance(value, str) or not value.strip():
+            return value  # blank: "not set", as for every other variable
+        parts = [part.strip() for part in value.split(",")]
+        if not all(re.fullmatch(r"[0-9]{1,7}", part) for part in parts):
+            raise ValueError(f"{value.strip()!r} is not a comma-separated list of shard ids (0,1)")
+        return tuple(int(part) for part in parts)
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_of_the_count(
+        cls, value: tuple[int, ...] | None, info: ValidationInfo
+    ) -> tuple[int, ...] | None:
+        """Refuse ids without a count, ids repeated, and ids the count does not have."""
+        if value is None or "shard_count" not in info.data:
+            return value  # an invalid count is reported on its own
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError("needs DISCORD_SHARD_COUNT, the number of shards across all processes")
+        if len(set(value)) != len(value):
+            raise ValueError(f"lists a shard twice ({_listed(value)})")
+        if too_big := [shard for shard in value if shard >= count]:
+            raise ValueError(
+                f"shard {too_big[0]} does not exist with DISCORD_SHARD_COUNT={count} "
+                f"(ids run from 0 to {count - 1})"
+            )
+        return value
+
+    @property
+    def sharded(self) -> bool:
+        """Whether this process runs some shards of a sharded bot, not one plain connection."""
+        return self.shard_count is not None
+
+    @property
+    def holds_shard_zero(self) -> bool:
+        """Whether this process gets DMs and syncs the commands: shard 0's, or unsharded."""
+        return self.shard_count is None or self.shard_ids is None or 0 in self.shard_ids
 
     @model_validator(mode="after")
     def _in_the_data_folder(self) -> DiscordSettings:
@@ -72,6 +129,10 @@ class DiscordSettings(BaseSettings):
                 "Developer Portal's Bot page)"
             )
         return value
+
+
+def _listed(shards: tuple[int, ...]) -> str:
+    return ",".join(str(shard) for shard in shards)
 
 
 class DocsSettings(BaseSettings):

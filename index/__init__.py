@@ -22,8 +22,9 @@ from index.relations.drawing import Picture, draw
 from index.relations.graph import Link, RelationGraph, Relations
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
 from index.settings import EngineSettings, load_settings
-from index.storage.factory import migrate_store
+from index.storage.factory import migrate_store, turns_for
 from index.storage.transfer import copy_to_database
+from index.storage.turns import Turn, Turns
 from index.text.listing import capped_list
 
 # bm25s and faiss log routine detail at DEBUG/INFO on their own loggers.
@@ -56,6 +57,8 @@ __all__ = [
     "Relations",
     "SourceInfo",
     "Summary",
+    "Turn",
+    "Turns",
     "VerifierError",
     "capped_list",
     "clean_question",
@@ -64,5 +67,6 @@ __all__ = [
     "load_settings",
     "migrate_store",
     "prepare",
+    "turns_for",
     "valid_url",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from index.settings import EngineSettings
 from index.storage.base import Store
 from index.storage.local.store import LocalStore
+from index.storage.turns import Turns
 
 SHARED_TENANT = "shared"
 
@@ -39,3 +40,16 @@ def migrate_store(settings: EngineSettings) -> str:
 
     pool_for(settings.database_url.get_secret_value(), wait_seconds=settings.database_wait_seconds)
     return f"The database's schema is at version {SCHEMA_VERSION}."
+
+
+def turns_for(settings: EngineSettings, name: str) -> Turns:
+    """Return the buckets named `name` that every process sharing the configured store sees."""
+    # With a database, processes on any host share its advisory locks; on files, the
+    # processes of one host that share the data folder share its lock files.
+    if settings.database_url is not None:
+        from index.storage.postgres.turns import AdvisoryTurns
+
+        return AdvisoryTurns(settings.database_url.get_secret_value(), name)
+    from index.storage.local.turns import FileTurns
+
+    return FileTurns(settings.data_dir / "locks", name)

@@ -48,6 +48,11 @@ USER = {
 TIMESTAMP = "2026-11-24T12:00:00.000000+00:00"
 
 
+def shard_for(guild_id: str, count: int) -> int:
+    """Return the shard that Discord sends a server's events on."""
+    return (int(guild_id) >> 22) % count
+
+
 @dataclass
 class Recorded:
     """One request the bot made."""
@@ -85,6 +90,15 @@ class FakeDiscord:
     gateway_log: list[str] = field(default_factory=list)
     # Ways the events the fake sent break Discord's spec; tests expect none.
     event_errors: list[str] = field(default_factory=list)
+    # Sharding: what GET /gateway/bot recommends, and the IDENTIFYs per 5 s it allows.
+    recommended_shards: int = 1
+    max_concurrency: int = 1
+    # Each IDENTIFY's shard as (id, count), with when it came; (0, 1) when none was sent.
+    identifies: list[tuple[int, int, float]] = field(default_factory=list)
+    # Each event sent on a connection, as (event, shard id), to see where it was routed.
+    deliveries: list[tuple[str, int]] = field(default_factory=list)
+    # The shard of each session resumed, in order.
+    resumed: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(910000000000000000)
@@ -95,6 +109,8 @@ class FakeDiscord:
         self.cdn: dict[str, tuple[bytes, str]] = {}
         self.redirects: dict[str, str] = {}
         self.threads: dict[str, dict[str, Any]] = {}
+        self._shard_of: dict[int, tuple[int, int]] = {}
+        self._sessions: dict[str, tuple[int, int]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -143,17 +159,30 @@ class FakeDiscord:
                 self.heartbeats.append(time.monotonic())
                 await socket.send_json({"op": 11})
             elif payload["op"] == 2:
+                shard_id, count = (payload["d"].get("shard") or [0, 1])[:2]
+                self._shard_of[id(socket)] = (shard_id, count)
+                self.identifies.append((shard_id, count, time.monotonic()))
                 await self._note_gateway("IDENTIFY")
                 if self.close_on_identify is not None:
                     await socket.close(code=self.close_on_identify)
                     break
-                await self._send(socket, "READY", self._ready())
+                guilds = [g for g in (GUILD_ID, GUILD_B_ID) if shard_for(g, count) == shard_id]
+                # A session of its own per IDENTIFY, so that a RESUME finds its shard again.
+                session = f"fake-session-{len(self.identifies)}"
+                self._sessions[session] = (shard_id, count)
+                ready = self._ready(guilds, payload["d"].get("shard"))
+                await self._send(socket, "READY", {**ready, "session_id": session})
                 for guild in (self._guild(), self._guild(GUILD_B_ID, CHANNEL_B_ID)):
+                    if guild["id"] not in guilds:
+                        continue
                     self.event_errors.extend(self.event_problems("GUILD_CREATE", guild))
                     await self._send(socket, "GUILD_CREATE", guild)
                 self.identified.set()
             elif payload["op"] == 6:
                 # A client whose connection went stale (its loop was busy) resumes its session.
+                session = payload["d"].get("session_id")
+                self._shard_of[id(socket)] = self._sessions.get(session, (0, 1))
+                self.resumed.append(self._shard_of[id(socket)][0])
                 await self._send(socket, "RESUMED", {})
                 await self._note_gateway("RESUME")
         return socket
@@ -195,15 +224,41 @@ class FakeDiscord:
         raise TimeoutError("the client never heartbeat on a live connection")
 
     async def _send(self, socket: web.WebSocketResponse, event: str, data: Any) -> None:
+        self.deliveries.append((event, self._shard_of.get(id(socket), (0, 1))[0]))
         await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
 
-    async def dispatch(self, event: str, data: dict[str, Any], *, check: bool = True) -> None:
-        """Send a gateway event to every connected client (unchecked, to send a broken one)."""
+    async def dispatch(
+        self, event: str, data: dict[str, Any], *, check: bool = True, shard: int | None = None
+    ) -> None:
+        """Send a gateway event to the clients of its shard (unchecked, to send a broken one).
+
+        `shard` sends it on another shard's connection instead, as when a server has moved.
+        """
         if check:
             self.event_errors.extend(self.event_problems(event, data))
         for socket in self._sockets:
-            if not socket.closed:
+            if not socket.closed and self._routes_to(socket, data, shard):
                 await self._send(socket, event, data)
+
+    def _routes_to(
+        self, socket: web.WebSocketResponse, data: dict[str, Any], shard: int | None
+    ) -> bool:
+        """Whether Discord sends this event on this connection: its server's shard, or 0 for DMs."""
+        shard_id, count = self._shard_of.get(id(socket), (0, 1))
+        if shard is not None:
+            return shard == shard_id
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        return (shard_for(str(guild_id), count) if guild_id else 0) == shard_id
+
+    async def wait_for_identify(self, shard_id: int, timeout: float = WAIT_SECONDS) -> None:
+        """Wait until some client has IDENTIFYed with this shard id."""
+
+        async def seen() -> None:
+            async with self.changed:
+                while not any(shard == shard_id for shard, _, _ in self.identifies):
+                    await self.changed.wait()
+
+        await asyncio.wait_for(seen(), timeout)
 
     def event_problems(self, event: str, data: dict[str, Any]) -> list[str]:
         """Return the ways the channels and threads in an event break Discord's spec."""
@@ -222,13 +277,15 @@ class FakeDiscord:
             problems += [f"{event}: {p}" for p in self.validator.schema_errors(schema, channel)]
         return problems
 
-    def _ready(self) -> dict[str, Any]:
-        return {
+    def _ready(
+        self, guilds: list[str] | None = None, shard: list[int] | None = None
+    ) -> dict[str, Any]:
+        ready: dict[str, Any] = {
             "v": 10,
             "user": BOT_USER,
             "guilds": [
-                {"id": GUILD_ID, "unavailable": True},
-                {"id": GUILD_B_ID, "unavailable": True},
+                {"id": guild, "unavailable": True}
+                for guild in ([GUILD_ID, GUILD_B_ID] if guilds is None else guilds)
             ],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
@@ -236,6 +293,9 @@ class FakeDiscord:
             "private_channels": [],
             "relationships": [],
         }
+        if shard is not None:
+            ready["shard"] = shard
+        return ready
 
     def _guild(self, guild_id: str = GUILD_ID, channel_id: str = CHANNEL_ID) -> dict[str, Any]:
         everyone = {
@@ -498,12 +558,12 @@ class FakeDiscord:
             return self._json(
                 {
                     "url": self.gateway_url,
-                    "shards": 1,
+                    "shards": self.recommended_shards,
                     "session_start_limit": {
                         "total": 1000,
                         "remaining": 1000,
                         "reset_after": 0,
-                        "max_concurrency": 1,
+                        "max_concurrency": self.max_concurrency,
                     },
                 }
             )
