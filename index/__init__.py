@@ -16,12 +16,14 @@ from index.errors import (
     QuestionError,
     VerifierError,
 )
+from index.jobs import JobRunner, put_add, put_reindex, put_remove, worker_name
 from index.library import Added, Library, LibraryEntry
 from index.relations.drawing import Picture, draw
 from index.relations.graph import Link, RelationGraph, Relations
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
 from index.settings import EngineSettings, load_settings
-from index.storage.factory import migrate_store
+from index.storage.factory import migrate_store, open_jobs
+from index.storage.jobs import Job, JobQueue
 from index.storage.transfer import copy_to_database
 from index.text.listing import capped_list
 
@@ -41,6 +43,9 @@ __all__ = [
     "IndexProblem",
     "IndexWriteError",
     "IngestError",
+    "Job",
+    "JobQueue",
+    "JobRunner",
     "Library",
     "LibraryEntry",
     "Link",
@@ -61,6 +66,11 @@ __all__ = [
     "draw",
     "load_settings",
     "migrate_store",
+    "open_jobs",
     "prepare",
+    "put_add",
+    "put_reindex",
+    "put_remove",
     "valid_url",
+    "worker_name",
 ]
