@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -14,9 +15,10 @@ import discord
 from discord.ext import commands
 
 from bot.logs import OUTAGES, describe
-from bot.settings import DiscordSettings, DocsSettings
+from bot.settings import DiscordSettings, DocsSettings, JobsSettings
 from bot.ui import NO_PINGS
-from index import Engine, Library
+from bot.worker import start_runner
+from index import Engine, JobQueue, JobRunner, Library, open_jobs, worker_name
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -49,7 +51,12 @@ class VerbatimBot(commands.Bot):
     """A bot whose commands live in extensions and whose engine runs off the event loop."""
 
     def __init__(
-        self, engine: Engine, settings: DiscordSettings, *, docs: DocsSettings | None = None
+        self,
+        engine: Engine,
+        settings: DiscordSettings,
+        *,
+        docs: DocsSettings | None = None,
+        jobs: JobsSettings | None = None,
     ) -> None:
         # Default intents only: mentions and DMs carry their text without the privileged intent.
         super().__init__(
@@ -71,6 +78,12 @@ class VerbatimBot(commands.Bot):
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"
         )
+        # With a database, /docs changes are jobs that any process may run; None on files.
+        self.jobs_settings = jobs or JobsSettings()
+        self.jobs: JobQueue | None = open_jobs(
+            engine.settings, lease_seconds=self.jobs_settings.lease_seconds
+        )
+        self._jobs_stop = threading.Event()
         self.token_rejected = False
         self._logged_in = False
         self._gateway_up = False
@@ -192,6 +205,10 @@ class VerbatimBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Start the health reports, load the extensions and sync the commands with Discord."""
         self._health_task = asyncio.create_task(self._report_health())
+        if self.jobs is not None and self.jobs_settings.in_bot:
+            runner = JobRunner(self.jobs, self.library, worker=worker_name("bot"))
+            start_runner(runner, self._jobs_stop, self.jobs_settings, name="jobs")
+            log.info("Taking /docs jobs in this process too (VERBATIM_JOBS_IN_BOT=true)")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         guild_id = self.settings.dev_guild_id
@@ -221,6 +238,7 @@ class VerbatimBot(commands.Bot):
     async def close(self) -> None:
         """Stop the health reports, remove the health file, disconnect and stop the threads."""
         self._gateway_up = False
+        self._jobs_stop.set()  # the job in hand finishes; none is taken after it
         if hasattr(self, "_health_task"):
             self._health_task.cancel()
         self.settings.health_file.unlink(missing_ok=True)
