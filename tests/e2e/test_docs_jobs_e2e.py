@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,9 +14,9 @@ import pytest_asyncio
 
 from index import Engine, EngineSettings, JobRunner
 from tests.conftest import FAKE_TOKEN, ROOT, bundled_verifier
+from tests.e2e.test_discord_e2e import NO_PINGS, option
 from tests.e2e.test_discord_faults import started_fake
 from tests.e2e.test_docs_e2e import LIGHTHOUSE, ask, docs, final_edit, original_for, upload
-from tests.e2e.test_discord_e2e import NO_PINGS, option
 from tests.support.fake_discord import CHANNEL_ID, GUILD_B_ID, GUILD_ID
 from tests.support.hashing_encoder import HashingEncoder
 from tests.support.timing import WAIT_SECONDS
@@ -23,7 +24,10 @@ from tests.support.timing import WAIT_SECONDS
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def queued(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[SimpleNamespace]:
     """A bot on a fake Discord of its own whose engine is on Postgres, so /docs makes jobs."""
     from bot.client import VerbatimBot
@@ -115,17 +119,19 @@ async def test_with_jobs_off_in_the_bot_a_worker_elsewhere_does_the_change(
 async def test_a_result_after_the_token_expired_is_posted_in_the_channel_without_pings(
     queued: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.exts.docs._jobs
-
     fake = queued.fake
-    monkeypatch.setattr(bot.exts.docs._jobs, "TOKEN_SECONDS", 0.0)
+    # The module the running bot loaded: discord.py imports an extension afresh for each bot.
+    replies = importlib.import_module("bot.exts.docs._jobs")
+    monkeypatch.setattr(replies, "TOKEN_SECONDS", 0.0)
     payload = await upload(fake, "karvik.txt", LIGHTHOUSE.encode(), title="Karvik lighthouse")
     posted = await fake.wait_for(
         lambda r: r.method == "POST" and r.path == f"/channels/{CHANNEL_ID}/messages"
     )
     body = posted[0].body
     user = payload["member"]["user"]["id"]
-    assert body["content"].startswith(f"<@{user}>, your `/docs` change: Added **Karvik lighthouse**")
+    assert body["content"].startswith(
+        f"<@{user}>, your `/docs` change: Added **Karvik lighthouse**"
+    )
     assert body["allowed_mentions"] == NO_PINGS
     # The expired token is never used to edit the reply.
     assert not [r for r in fake.requests if original_for(payload)(r)]

@@ -106,3 +106,35 @@ def test_a_bad_server_id_or_a_missing_argument_exits_2(
     error = capsys.readouterr().err
     assert "--guild" in error or "required" in error
     assert not (folder / "guilds").exists()
+
+
+def test_the_worker_without_a_database_says_why_it_has_nothing_to_do(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    assert main(["worker"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: VERBATIM_DATABASE_URL is not set") and error.count("\n") == 1
+    assert list(clean_env.iterdir()) == []
+
+
+def test_a_second_signal_hands_the_job_in_hand_back() -> None:
+    import signal
+    import threading
+
+    from bot.worker import _Stopper
+
+    class Runner:
+        handed = 0
+
+        def hand_back(self) -> bool:
+            self.handed += 1
+            return True
+
+    runner, stop = Runner(), threading.Event()
+    stopper = _Stopper(runner, stop)  # type: ignore[arg-type]
+    stopper(signal.SIGTERM, None)
+    assert stop.is_set() and runner.handed == 0 and not stopper.handed_back
+    stopper(signal.SIGINT, None)
+    assert runner.handed == 1 and stopper.handed_back
