@@ -209,13 +209,16 @@ class PostgresClaim(ClaimedJob):
     def _renew(self) -> None:
         """Renew the lease three times per lease, until the claim is closed."""
         while not self._closed.wait(self._lease / 3):
-            if not self._update("lease_until = now() + make_interval(secs => %s)", (self._lease,)):
+            renewal = "lease_until = now() + make_interval(secs => %s)"
+            if not self._update(renewal, (self._lease,), renewing=True):
                 log.warning("Job %s: lost its claim; another worker will redo it", self.job.id)
                 return
 
-    def _update(self, assignments: str, values: tuple[Any, ...]) -> bool:
+    def _update(self, assignments: str, values: tuple[Any, ...], *, renewing: bool = False) -> bool:
         """Update this claim's row if it is still ours; False (and lost) if it is not."""
         with self._lock:
+            if renewing and self._closed.is_set():
+                return True  # the claim ended while the renewal waited for the line
             if self._lost or self._connection.closed:
                 return False
             try:
@@ -237,27 +240,27 @@ class PostgresClaim(ClaimedJob):
         self._update("progress = %s", (Jsonb({"phase": phase, "done": done, "total": total}),))
 
     def finish(self, result: Mapping[str, Any]) -> bool:
-        try:
-            return self._update(
-                "state = 'done', result = %s, data = NULL, lease_until = NULL, finished_at = now()",
-                (Jsonb(dict(result)),),
-            )
-        finally:
-            self.close()
+        return self._end(
+            "state = 'done', result = %s, data = NULL, lease_until = NULL, finished_at = now()",
+            (Jsonb(dict(result)),),
+        )
 
     def fail(self, error: str) -> bool:
-        try:
-            return self._update(
-                "state = 'failed', error = %s, data = NULL, lease_until = NULL, "
-                "finished_at = now()",
-                (error,),
-            )
-        finally:
-            self.close()
+        return self._end(
+            "state = 'failed', error = %s, data = NULL, lease_until = NULL, finished_at = now()",
+            (error,),
+        )
 
     def hand_back(self) -> None:
+        self._end("state = 'queued', worker = NULL, lease_until = NULL, progress = NULL", ())
+        self._lost = True  # the job is the queue's again: what is left of this run must stop
+
+    def _end(self, assignments: str, values: tuple[Any, ...]) -> bool:
+        """Write the claim's last update, then let it go."""
+        # The heartbeat stops first, so that it never finds the row no longer running.
+        self._closed.set()
         try:
-            self._update("state = 'queued', worker = NULL, lease_until = NULL, progress = NULL", ())
+            return self._update(assignments, values)
         finally:
             self.close()
 
