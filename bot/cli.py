@@ -1,4 +1,4 @@
-"""The command line: `python -m bot run | index | ask | summary | relations | sources | chat`."""
+"""The command line: `python -m bot run | worker | index | ask | docs | sources | chat | ...`."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ BROKEN_PIPE = 141
 # Discord ids (snowflakes) are unsigned 64-bit integers; 0 is never issued.
 SNOWFLAKE_LIMIT = 2**64
 # Commands whose start an operator watches: the model hub's progress bars belong there only.
-WATCHED = (None, "run", "index", "sync")
+WATCHED = (None, "run", "worker", "index", "sync")
 
 
 def server_id(text: str) -> int:
@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("run", help="connect to Discord (or open the console without a token)")
     _add_sync(commands)
+    commands.add_parser(
+        "worker", help="run /docs indexing jobs from the database, and nothing else"
+    )
     index = commands.add_parser(
         "index", parents=[guild], help="bring the index up to date with the corpus folder"
     )
@@ -92,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     relations.add_argument("--png", metavar="FILE", help="also draw the graph into FILE")
     relations.add_argument("--json", action="store_true", help="print networkx node-link JSON")
     commands.add_parser("sources", parents=[guild], help="list the indexed documents")
+    _docs_parser(commands)
     commands.add_parser("chat", help="ask questions interactively")
     commands.add_parser("health", help="exit 0 if the running bot reported in recently")
     commands.add_parser("migrate", help="create or upgrade the database's tables (Postgres store)")
@@ -106,6 +110,23 @@ def _add_sync(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     commands.add_parser(
         "sync", help="send the slash commands to Discord, then exit (sharded bots run it once)"
     )
+
+
+def _docs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `docs add | list | remove`, a server's own documents, as /docs changes them."""
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
+        "--guild", type=server_id, metavar="ID", required=True, help="the server, by its id"
+    )
+    docs = commands.add_parser("docs", help="add, list or remove a server's own documents")
+    actions = docs.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", parents=[server], help="add a file to the server")
+    add.add_argument("file", type=Path, metavar="FILE", help="a .txt, .md, .html or .pdf file")
+    add.add_argument("--title", help="the title to cite (default: the document's own)")
+    listed = actions.add_parser("list", parents=[server], help="list the server's documents")
+    listed.add_argument("--json", action="store_true", help="print JSON")
+    remove = actions.add_parser("remove", parents=[server], help="remove one of its documents")
+    remove.add_argument("document", help="the document's id, as `docs list` shows it")
 
 
 def _length(value: str) -> int | str:
@@ -191,6 +212,14 @@ def run_command(args: argparse.Namespace) -> int:
         from bot.syncing import sync
 
         return sync()
+    if command == "worker":
+        from bot.worker import run_worker
+
+        return run_worker()
+    if command == "docs":
+        from bot.docs_cli import run_docs
+
+        return run_docs(args)
     settings = load_settings(EngineSettings)
     if command == "migrate":
         _print(migrate_store(settings))

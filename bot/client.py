@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -15,10 +16,11 @@ from discord.ext import commands
 
 from bot.identify import IdentifyGate
 from bot.logs import OUTAGES, describe
-from bot.settings import DiscordSettings, DocsSettings
+from bot.settings import DiscordSettings, DocsSettings, JobsSettings
 from bot.tree import load_commands, sync_commands
 from bot.ui import NO_PINGS
-from index import Engine, Library, turns_for
+from bot.worker import start_runner
+from index import Engine, JobQueue, JobRunner, Library, open_jobs, turns_for, worker_name
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -45,6 +47,7 @@ class VerbatimBot(commands.Bot):
         settings: DiscordSettings,
         *,
         docs: DocsSettings | None = None,
+        jobs: JobsSettings | None = None,
         **options: Any,
     ) -> None:
         # Default intents only: mentions and DMs carry their text without the privileged intent.
@@ -68,6 +71,12 @@ class VerbatimBot(commands.Bot):
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"
         )
+        # With a database, /docs changes are jobs that any process may run; None on files.
+        self.jobs_settings = jobs or JobsSettings()
+        self.jobs: JobQueue | None = open_jobs(
+            engine.settings, lease_seconds=self.jobs_settings.lease_seconds
+        )
+        self._jobs_stop = threading.Event()
         self.token_rejected = False
         self._logged_in = False
         self._gateway_up = False
@@ -194,6 +203,10 @@ class VerbatimBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Start the health reports, load the extensions and sync the commands with Discord."""
         self._health_task = asyncio.create_task(self._report_health())
+        if self.jobs is not None and self.jobs_settings.in_bot:
+            runner = JobRunner(self.jobs, self.library, worker=worker_name("bot"))
+            start_runner(runner, self._jobs_stop, self.jobs_settings, name="jobs")
+            log.info("Taking /docs jobs in this process too (VERBATIM_JOBS_IN_BOT=true)")
         await load_commands(self)
         if self.settings.holds_shard_zero:
             await sync_commands(self, self.settings.dev_guild_id)
@@ -219,6 +232,7 @@ class VerbatimBot(commands.Bot):
     async def close(self) -> None:
         """Stop the health reports, remove the health file, disconnect and stop the threads."""
         self._gateway_up = False
+        self._jobs_stop.set()  # the job in hand finishes; none is taken after it
         if hasattr(self, "_health_task"):
             self._health_task.cancel()
         self.settings.health_file.unlink(missing_ok=True)
@@ -233,11 +247,21 @@ class ShardedVerbatimBot(VerbatimBot, commands.AutoShardedBot):
     # commands.Bot adds nothing of its own over BotBase and Client.
 
     def __init__(
-        self, engine: Engine, settings: DiscordSettings, *, docs: DocsSettings | None = None
+        self,
+        engine: Engine,
+        settings: DiscordSettings,
+        *,
+        docs: DocsSettings | None = None,
+        jobs: JobsSettings | None = None,
     ) -> None:
         shard_ids = list(settings.shard_ids) if settings.shard_ids is not None else None
         super().__init__(
-            engine, settings, docs=docs, shard_count=settings.shard_count, shard_ids=shard_ids
+            engine,
+            settings,
+            docs=docs,
+            jobs=jobs,
+            shard_count=settings.shard_count,
+            shard_ids=shard_ids,
         )
         # Session starts are shared by every process of the application, wherever it runs.
         self.identify_gate = IdentifyGate(turns_for(engine.settings, "identify"))
@@ -273,9 +297,13 @@ class ShardedVerbatimBot(VerbatimBot, commands.AutoShardedBot):
 
 
 def make_bot(
-    engine: Engine, settings: DiscordSettings, *, docs: DocsSettings | None = None
+    engine: Engine,
+    settings: DiscordSettings,
+    *,
+    docs: DocsSettings | None = None,
+    jobs: JobsSettings | None = None,
 ) -> VerbatimBot:
     """Return the bot the settings ask for: sharded by DISCORD_SHARD_COUNT, or one connection."""
     if settings.sharded:
-        return ShardedVerbatimBot(engine, settings, docs=docs)
-    return VerbatimBot(engine, settings, docs=docs)
+        return ShardedVerbatimBot(engine, settings, docs=docs, jobs=jobs)
+    return VerbatimBot(engine, settings, docs=docs, jobs=jobs)

@@ -18,7 +18,7 @@ import aiohttp
 import discord
 import yarl
 
-from bot.settings import DiscordSettings, DocsSettings
+from bot.settings import DiscordSettings, DocsSettings, JobsSettings
 from index import ConfigError, Engine, EngineSettings, load_settings
 
 if TYPE_CHECKING:
@@ -210,6 +210,7 @@ def run() -> int:
                 discord_settings.feedback_file, "DISCORD_FEEDBACK_FILE", "👍/👎 feedback"
             )
         docs_settings = load_settings(DocsSettings)
+        jobs_settings = load_settings(JobsSettings)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -236,7 +237,7 @@ def run() -> int:
         load_model()
     from bot.client import make_bot
 
-    bot = make_bot(engine, discord_settings, docs=docs_settings)
+    bot = make_bot(engine, discord_settings, docs=docs_settings, jobs=jobs_settings)
     return _serve_until_stopped(bot, discord_settings.token.get_secret_value().strip())
 
 

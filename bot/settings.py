@@ -174,3 +174,20 @@ class DocsSettings(BaseSettings):
     menus_ephemeral: bool = Field(
         True, description="Answer the Ask Verbatim and Find sources menus privately."
     )
+
+
+class JobsSettings(BaseSettings):
+    """Indexing jobs, with a database: which processes run them, and how a claim is kept."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VERBATIM_JOBS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    in_bot: bool = Field(
+        True,
+        description="Whether the bot's processes also run /docs jobs (off when workers do).",
+    )
+    lease_seconds: float = Field(
+        60.0, ge=1, le=3600, description="A job whose worker stopped is redone after this long."
+    )
+    poll_seconds: float = Field(1.0, gt=0, le=60, description="How often idle workers look.")

@@ -17,12 +17,14 @@ from index.errors import (
     QuestionError,
     VerifierError,
 )
+from index.jobs import JobRunner, put_add, put_reindex, put_remove, worker_name
 from index.library import Added, Library, LibraryEntry
 from index.relations.drawing import Picture, draw
 from index.relations.graph import Link, RelationGraph, Relations
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
 from index.settings import EngineSettings, load_settings
-from index.storage.factory import migrate_store, turns_for
+from index.storage.factory import migrate_store, open_jobs, turns_for
+from index.storage.jobs import Job, JobQueue
 from index.storage.transfer import copy_to_database
 from index.storage.turns import Turn, Turns
 from index.text.listing import capped_list
@@ -44,6 +46,9 @@ __all__ = [
     "IndexProblem",
     "IndexWriteError",
     "IngestError",
+    "Job",
+    "JobQueue",
+    "JobRunner",
     "Library",
     "LibraryEntry",
     "Link",
@@ -66,7 +71,12 @@ __all__ = [
     "draw",
     "load_settings",
     "migrate_store",
+    "open_jobs",
     "prepare",
+    "put_add",
+    "put_reindex",
+    "put_remove",
     "turns_for",
     "valid_url",
+    "worker_name",
 ]

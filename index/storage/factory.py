@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from index.settings import EngineSettings
 from index.storage.base import Store
+from index.storage.jobs import JobQueue
 from index.storage.local.store import LocalStore
 from index.storage.turns import Turns
 
@@ -29,6 +30,17 @@ def open_store(settings: EngineSettings, model_id: str, *, tenant: str = SHARED_
         lock_timeout=settings.lock_timeout,
         hnsw_min_rows=settings.hnsw_min_rows,
     )
+
+
+def open_jobs(settings: EngineSettings, *, lease_seconds: float = 60.0) -> JobQueue | None:
+    """Return the database's jobs queue, or None on local files (changes then run in-process)."""
+    if settings.database_url is None:
+        return None
+    from index.storage.postgres.connection import pool_for
+    from index.storage.postgres.jobs import PostgresJobQueue
+
+    url = settings.database_url.get_secret_value()
+    return PostgresJobQueue(pool_for(url), url, lease_seconds=lease_seconds)
 
 
 def migrate_store(settings: EngineSettings) -> str:

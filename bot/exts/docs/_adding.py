@@ -76,8 +76,13 @@ def not_added(name: str | None, error: Exception) -> str:
 
 def added_message(added: Added) -> str:
     """Say what was added: its title, id and size."""
+    return added_text(added.entry.title, added.entry.doc_id, added.paragraphs, added.sentences)
+
+
+def added_text(title: str, doc_id: str, paragraphs: int, sentences: int) -> str:
+    """Say what was added, from its parts (an add job's result carries them)."""
     return (
-        f"Added **{escape(shorten(added.entry.title, 200))}** "
-        f"(`{escape(added.entry.doc_id)}`): {added.paragraphs} paragraphs, "
-        f"{added.sentences} sentences. Questions in this server can now quote it."
+        f"Added **{escape(shorten(title, 200))}** "
+        f"(`{escape(doc_id)}`): {paragraphs} paragraphs, "
+        f"{sentences} sentences. Questions in this server can now quote it."
     )

@@ -17,16 +17,28 @@ from bot.exts.docs._adding import (
     DOWNLOAD_FAILED,
     Upload,
     added_message,
+    added_text,
     not_added,
     receive,
     refusal,
 )
 from bot.exts.docs._embeds import library_embeds
 from bot.exts.docs._fetch import FetchError, fetcher_from
+from bot.exts.docs._jobs import JobReply
 from bot.exts.docs._members import admin_guild, who
 from bot.exts.docs._progress import Progress
 from bot.ui import NO_PINGS, escape, shorten
-from index import Added, IngestError, LibraryEntry, Prepared, prepare
+from index import (
+    Added,
+    IngestError,
+    JobQueue,
+    LibraryEntry,
+    Prepared,
+    prepare,
+    put_add,
+    put_reindex,
+    put_remove,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,19 +104,62 @@ class DocsCog(commands.GroupCog, group_name="docs"):
             )
             return
         guild_id = interaction.guild_id
+        reply = JobReply(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         name = file.filename if file is not None else url
+        queue = self.bot.jobs
         try:
             upload = await receive(file, url, self.fetcher, max_file_mb)
             prepared = await self._prepare(upload, title)
-            added = await self._store(interaction, guild_id, prepared, upload.source_url)
+            # With a database the change is a job that any process may run; else it runs here.
+            added = (
+                None
+                if queue is not None
+                else await self._store(interaction, guild_id, prepared, upload.source_url)
+            )
         except (FetchError, IngestError) as error:
             await self._say(interaction, not_added(name, error))
             return
         except discord.HTTPException:
             await self._say(interaction, DOWNLOAD_FAILED)
             return
-        await self._say(interaction, added_message(added))
+        if queue is not None:
+            await self._add_by_job(reply, queue, guild_id, prepared, upload, name)
+        elif added is not None:
+            await self._say(interaction, added_message(added))
+
+    async def _add_by_job(
+        self,
+        reply: JobReply,
+        queue: JobQueue,
+        guild_id: int,
+        prepared: Prepared,
+        upload: Upload,
+        name: str | None,
+    ) -> None:
+        """Queue the add for any process to run, and tell its result when it is done."""
+        job_id = await asyncio.to_thread(
+            put_add,
+            queue,
+            guild_id,
+            prepared,
+            added_by=who(reply.interaction.user),
+            source_url=upload.source_url,
+        )
+        job = await reply.follow(queue, job_id)
+        if job is None:
+            return
+        if job.state == "done" and job.result is not None:
+            result = job.result
+            text = added_text(
+                str(result["title"]),
+                str(result["doc_id"]),
+                int(result["paragraphs"]),
+                int(result["sentences"]),
+            )
+        else:
+            text = not_added(name, Exception(job.error or "the job failed"))
+        await reply.tell(text)
 
     async def _prepare(self, upload: Upload, title: str | None) -> Prepared:
         """Read the upload into a document with exact offsets, in the engine's threads."""
@@ -142,7 +197,11 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         guild_id = await admin_guild(interaction)
         if guild_id is None:
             return
+        reply = JobReply(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if self.bot.jobs is not None:
+            await self._remove_by_job(reply, self.bot.jobs, guild_id, document)
+            return
         try:
             async with self._lock(guild_id):
                 entry = await self.bot.run_engine(
@@ -154,6 +213,35 @@ class DocsCog(commands.GroupCog, group_name="docs"):
             await self._say(interaction, f"Nothing removed: {escape(str(error))}.")
             return
         await self._say(interaction, f"Removed **{escape(shorten(entry.title, 200))}**.")
+
+    async def _remove_by_job(
+        self, reply: JobReply, queue: JobQueue, guild_id: int, document: str
+    ) -> None:
+        """Check the document is there, queue its removal, and tell the result."""
+        entries = await asyncio.to_thread(self.bot.library.entries, guild_id)
+        entry = next((e for e in entries if e.doc_id == document), None)
+        if entry is None:
+            await reply.tell(
+                f"Nothing removed: there is no document '{escape(shorten(document, 100))}' "
+                "in this server."
+            )
+            return
+        job_id = await asyncio.to_thread(
+            put_remove,
+            queue,
+            guild_id,
+            entry.doc_id,
+            title=entry.title,
+            removed_by=who(reply.interaction.user),
+        )
+        job = await reply.follow(queue, job_id)
+        if job is None:
+            return
+        if job.state == "done" and job.result is not None:
+            title = str(job.result.get("title") or entry.title)
+            await reply.tell(f"Removed **{escape(shorten(title, 200))}**.")
+        else:
+            await reply.tell(f"Nothing removed: {escape(job.error or 'the job failed')}.")
 
     @remove.autocomplete("document")
     async def complete_document(
@@ -199,7 +287,11 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         guild_id = await admin_guild(interaction)
         if guild_id is None:
             return
+        reply = JobReply(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if self.bot.jobs is not None:
+            await self._reindex_by_job(reply, self.bot.jobs, guild_id)
+            return
         async with self._lock(guild_id):
             report = await self._with_progress(
                 interaction,
@@ -211,4 +303,22 @@ class DocsCog(commands.GroupCog, group_name="docs"):
             interaction,
             f"Re-indexed in {report.seconds:.1f} s: embedded {len(report.embedded)}, "
             f"reused {len(report.reused)}, removed {len(report.removed)} document(s).",
+        )
+
+    async def _reindex_by_job(self, reply: JobReply, queue: JobQueue, guild_id: int) -> None:
+        """Queue re-reading the server's documents, and tell the result."""
+        job_id = await asyncio.to_thread(
+            put_reindex, queue, guild_id, requested_by=who(reply.interaction.user)
+        )
+        job = await reply.follow(queue, job_id)
+        if job is None:
+            return
+        result = job.result or {}
+        if job.state != "done":
+            await reply.tell(f"Not re-indexed: {escape(job.error or 'the job failed')}.")
+            return
+        await reply.tell(
+            f"Re-indexed in {float(result.get('seconds', 0)):.1f} s: embedded "
+            f"{result.get('embedded')}, reused {result.get('reused')}, removed "
+            f"{result.get('removed')} document(s).",
         )

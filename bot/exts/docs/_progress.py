@@ -11,6 +11,11 @@ import discord
 PROGRESS_EVERY = 1.0
 
 
+def embedding_text(done: int, total: int) -> str:
+    """Say how many sentences are embedded so far."""
+    return f"Embedding {done}/{total} sentences…"
+
+
 class Progress:
     """Edit a deferred reply with indexing progress, at most once a second, from any thread."""
 
@@ -34,7 +39,7 @@ class Progress:
         while True:
             await self.changed.wait()
             self.changed.clear()
-            text = f"Embedding {self.done}/{self.total} sentences…"
+            text = embedding_text(self.done, self.total)
             with contextlib.suppress(discord.HTTPException):
                 await self.interaction.edit_original_response(content=text)
             await asyncio.sleep(PROGRESS_EVERY)

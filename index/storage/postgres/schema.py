@@ -6,7 +6,7 @@ import psycopg
 
 from index.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 # Taken in the migration's transaction, so that two processes starting at once migrate once.
 MIGRATION_LOCK = 7_261_001
 
@@ -87,6 +87,36 @@ MIGRATIONS: dict[int, list[str]] = {
             df bigint NOT NULL,
             PRIMARY KEY (tenant, term)
         )""",
+    ],
+    2: [],
+    # The indexing jobs: /docs puts one, any process claims it (FOR UPDATE SKIP LOCKED) under
+    # a lease that its worker renews, and progress and the result come back through the row.
+    3: [
+        """CREATE TABLE IF NOT EXISTS jobs (
+            id bigserial PRIMARY KEY,
+            tenant text NOT NULL,
+            kind text NOT NULL CHECK (kind IN ('add', 'remove', 'reindex')),
+            payload jsonb NOT NULL DEFAULT '{}'::jsonb,
+            data bytea,
+            state text NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'done', 'failed')),
+            attempts integer NOT NULL DEFAULT 0,
+            lease_until timestamptz,
+            worker text,
+            progress jsonb,
+            result jsonb,
+            error text,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            started_at timestamptz,
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            finished_at timestamptz
+        )""",
+        # Workers look only at the jobs still to do, oldest first, and a tenant's in order.
+        "CREATE INDEX IF NOT EXISTS jobs_open ON jobs (id) WHERE state IN ('queued', 'running')",
+        "CREATE INDEX IF NOT EXISTS jobs_open_by_tenant ON jobs (tenant, id) "
+        "WHERE state IN ('queued', 'running')",
+        "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) "
+        "WHERE state IN ('done', 'failed')",
     ],
 }
 
