@@ -122,13 +122,13 @@ def _guild_engine(engine: Engine, guild: int, *, indexing: bool) -> Engine:
     docs = load_settings(DocsSettings)
     root = docs.guilds_root(engine.settings.data_dir)
     library = Library(engine, root, shared_visible=docs.shared_corpus_visible)
-    if indexing and library.corpus_dir(guild).is_dir():
+    if indexing and library.has_shelf(guild):
         return library.open(guild)  # `index` (re)builds a server's own index, even an empty one
     found = None if indexing else library.engine_if_any(guild)
     if found is None:
         hidden = "" if docs.shared_corpus_visible else "; the shared corpus is hidden from servers"
         raise NoDocuments(
-            f"server {guild} has no documents of its own ({library.corpus_dir(guild)} "
+            f"server {guild} has no documents of its own ({library.location(guild)} "
             f"holds none){hidden}"
         )
     return found

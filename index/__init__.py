@@ -15,6 +15,7 @@ from index.errors import (
     LockError,
     ModelLoadError,
     QuestionError,
+    StorageError,
     VerifierError,
 )
 from index.library import Added, Library, LibraryEntry
@@ -55,6 +56,7 @@ __all__ = [
     "RelationGraph",
     "Relations",
     "SourceInfo",
+    "StorageError",
     "Summary",
     "VerifierError",
     "capped_list",
