@@ -141,13 +141,18 @@ def _copy_to_database(settings: EngineSettings) -> int:
     root = load_settings(DocsSettings).guilds_root(settings.data_dir)
     copied = copy_to_database(settings, root)
     for item in copied:
+        shelf = (
+            f"; {item.uploads} uploaded file(s) and {item.audit} audit record(s) copied"
+            if item.uploads or item.audit
+            else ""
+        )
         if item.report is None:
-            _print(f"{item.tenant}: no readable index in {item.folder}; nothing copied")
+            _print(f"{item.tenant}: no readable index in {item.folder}; nothing copied{shelf}")
             continue
         _print(
             f"{item.tenant}: copied {len(item.copied)} document(s) from {item.folder} with "
             f"their vectors; {len(item.report.reused)} already there, "
-            f"{len(item.report.removed)} removed"
+            f"{len(item.report.removed)} removed{shelf}"
         )
     return 0 if any(item.report is not None for item in copied) else 1
 

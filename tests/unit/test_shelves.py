@@ -10,7 +10,15 @@ import numpy as np
 import psycopg
 import pytest
 
-from index import Answer, Engine, EngineSettings, Library, StorageError, prepare
+from index import (
+    Answer,
+    Engine,
+    EngineSettings,
+    Library,
+    StorageError,
+    copy_to_database,
+    prepare,
+)
 from index.errors import IndexWriteError, LibraryError
 from index.results import Highlight, Quote
 from tests.conftest import ROOT, bundled_verifier
@@ -276,3 +284,38 @@ def test_the_relations_cache_is_kept_in_the_database_and_reused(
     library.engine_for(1).relations()
     left = rows(database_url, "SELECT doc_id FROM relations_cache WHERE tenant = '1'")
     assert (doc_id,) not in left
+
+
+def test_migrate_store_copies_a_servers_folder_onto_its_shelf(
+    tmp_path: Path, database_url: str
+) -> None:
+    local = library_on(tmp_path, None)
+    added = local.add(1, prepare(TEA, title="Tea guide"), added_by="ann")
+    local.add(1, prepare(COFFEE, title="Coffee"), added_by="bob")
+    local.remove(1, local.entries(1)[1].doc_id, removed_by="bob")
+    target = EngineSettings(
+        corpus_dir=tmp_path / "corpus",
+        index_dir=tmp_path / "index",
+        database_url=database_url,
+        model="test-hashing",  # the model that made the local indexes
+    )
+    copied = {c.tenant: c for c in copy_to_database(target, tmp_path / "guilds")}
+    assert copied["1"].copied == [added.entry.doc_id]  # not the copy of the shared corpus
+    assert (copied["1"].uploads, copied["1"].audit) == (1, 3)
+    again = {c.tenant: c for c in copy_to_database(target, tmp_path / "guilds")}
+    assert (again["1"].copied, again["1"].uploads, again["1"].audit) == ([], 0, 0)
+    encoder = HashingEncoder()
+    shared = Engine(target, encoder)
+    served = Library(shared, tmp_path / "elsewhere")
+    assert served.entries(1) == local.entries(1)
+    engine = served.engine_for(1)
+    assert encoder.embedded == 0 and titles(engine) == {"Tea guide", "Generals"}
+    assert rows(database_url, "SELECT doc_id FROM documents WHERE tenant = '1'") == [
+        (added.entry.doc_id,)
+    ]
+    assert rows(database_url, "SELECT action, user_name FROM audit ORDER BY id") == [
+        ("add", "ann"),
+        ("add", "bob"),
+        ("remove", "bob"),
+    ]
+    assert not (tmp_path / "elsewhere").exists()

@@ -167,6 +167,35 @@ class PostgresShelf(Shelf):
         )
         return entry, document
 
+    def put(self, entry: LibraryEntry, payload: bytes) -> bool:
+        """Store a document copied from another store as it was; False if it is already here."""
+        with self.pool.connection() as connection:
+            row = connection.execute(
+                "INSERT INTO uploads (tenant, doc_id, filename, title, source_url, added_by, "
+                "added_at, sha256, payload) VALUES (%s, %s, %s, %s, %s, %s, "
+                "coalesce(%s::timestamptz, now()), %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (
+                    self.tenant,
+                    entry.doc_id,
+                    entry.filename,
+                    entry.title,
+                    entry.source_url,
+                    entry.added_by,
+                    entry.added_at or None,
+                    entry.sha256,
+                    payload,
+                ),
+            ).fetchone()
+        return row is not None
+
+    def audited(self) -> int:
+        """Return how many audit records the server has."""
+        with self.pool.connection() as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM audit WHERE tenant = %s", (self.tenant,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def _set_hidden(self, entry: LibraryEntry, hidden: bool) -> None:
         with self.pool.connection() as connection:
             connection.execute(

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,10 +216,17 @@ class PostgresStore(Store):
         prepared = self._prepare(plan.embed, encoder, level)
         self._commit(plan, documents, prepared, report)
 
-    def copy_from(self, source: StoreView) -> tuple[SyncReport, list[str]]:
+    def copy_from(
+        self, source: StoreView, *, keep: Collection[str] | None = None
+    ) -> tuple[SyncReport, list[str]]:
         """Make this tenant hold the source's documents with their vectors; return those copied."""
+        # `keep`: the ids of the source's documents to copy (None: all of them).
         started = time.perf_counter()
-        documents = [item.document for item in source.documents]
+        documents = [
+            item.document
+            for item in source.documents
+            if keep is None or item.document.doc_id in keep
+        ]
         stored = self._stored()
         plan = plan_sync(stored, documents, prune=True)
         report = SyncReport(reused=list(plan.reuse), removed=list(plan.remove))
