@@ -319,3 +319,16 @@ def test_migrate_store_copies_a_servers_folder_onto_its_shelf(
         ("remove", "bob"),
     ]
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_removal_cut_short_leaves_the_document_removed(tmp_path: Path, url: str | None) -> None:
+    library = library_on(tmp_path, url)
+    added = library.add(1, prepare(TEA, title="Tea"), added_by="a")
+    library.shelf(1).hide(added.entry)  # a crash between hiding it and re-indexing
+    fresh = library_on(tmp_path, url)
+    assert fresh.entries(1) == [] and titles(fresh.open(1)) == {"Generals"}
+    again = fresh.add(1, prepare(TEA, title="Tea"), added_by="b")
+    assert [e.added_by for e in fresh.entries(1)] == [
+        "b"
+    ] and again.entry.doc_id == added.entry.doc_id
+    assert titles(fresh.engine_for(1)) == {"Tea", "Generals"}

@@ -132,7 +132,13 @@ class PostgresShelf(Shelf):
             raise LibraryError(f"it cannot be read ({error})") from None
         title = entry_title(upload, document, PurePosixPath(upload.filename))
         try:
-            with self.pool.connection() as connection:
+            with self.pool.connection() as connection, connection.transaction():
+                # A copy hidden by a removal that crashed is gone for good: sent again, it is new.
+                connection.execute(
+                    "DELETE FROM uploads WHERE tenant = %s AND hidden_since IS NOT NULL "
+                    "AND (doc_id = %s OR sha256 = %s)",
+                    (self.tenant, doc_id, upload.sha256),
+                )
                 row = connection.execute(
                     "INSERT INTO uploads (tenant, doc_id, filename, title, source_url, added_by, "
                     "added_at, sha256, payload) VALUES (%s, %s, %s, %s, %s, %s, "
