@@ -151,13 +151,13 @@ def _guild_engine(engine: Engine, guild: int, *, indexing: bool) -> Engine:
     docs = load_settings(DocsSettings)
     root = docs.guilds_root(engine.settings.data_dir)
     library = Library(engine, root, shared_visible=docs.shared_corpus_visible)
-    if indexing and library.corpus_dir(guild).is_dir():
+    if indexing and library.has_shelf(guild):
         return library.open(guild)  # `index` (re)builds a server's own index, even an empty one
     found = None if indexing else library.engine_if_any(guild)
     if found is None:
         hidden = "" if docs.shared_corpus_visible else "; the shared corpus is hidden from servers"
         raise NoDocuments(
-            f"server {guild} has no documents of its own ({library.corpus_dir(guild)} "
+            f"server {guild} has no documents of its own ({library.location(guild)} "
             f"holds none){hidden}"
         )
     return found
@@ -170,13 +170,18 @@ def _copy_to_database(settings: EngineSettings) -> int:
     root = load_settings(DocsSettings).guilds_root(settings.data_dir)
     copied = copy_to_database(settings, root)
     for item in copied:
+        shelf = (
+            f"; {item.uploads} uploaded file(s) and {item.audit} audit record(s) copied"
+            if item.uploads or item.audit
+            else ""
+        )
         if item.report is None:
-            _print(f"{item.tenant}: no readable index in {item.folder}; nothing copied")
+            _print(f"{item.tenant}: no readable index in {item.folder}; nothing copied{shelf}")
             continue
         _print(
             f"{item.tenant}: copied {len(item.copied)} document(s) from {item.folder} with "
             f"their vectors; {len(item.report.reused)} already there, "
-            f"{len(item.report.removed)} removed"
+            f"{len(item.report.removed)} removed{shelf}"
         )
     return 0 if any(item.report is not None for item in copied) else 1
 

@@ -67,6 +67,8 @@ class VerbatimBot(commands.Bot):
             cache_size=self.docs_settings.guild_cache_size,
             shared_visible=self.docs_settings.shared_corpus_visible,
             max_documents=self.docs_settings.max_documents,
+            feedback_file=settings.feedback_file,
+            feedback_max_bytes=settings.feedback_max_bytes,
         )
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"

@@ -205,6 +205,8 @@ def run() -> int:
                 "DISCORD_HEALTH_FILE",
                 "the health file (Docker's HEALTHCHECK reads it)",
             )
+        if discord_settings.token is not None and engine_settings.database_url is None:
+            # With a database the votes go to its votes table: no file is ever written.
             discord_settings.feedback_file.parent.mkdir(parents=True, exist_ok=True)
             check_writable_folder(
                 discord_settings.feedback_file, "DISCORD_FEEDBACK_FILE", "👍/👎 feedback"

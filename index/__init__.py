@@ -15,6 +15,7 @@ from index.errors import (
     LockError,
     ModelLoadError,
     QuestionError,
+    StorageError,
     VerifierError,
 )
 from index.jobs import JobRunner, put_add, put_reindex, put_remove, worker_name
@@ -61,6 +62,7 @@ __all__ = [
     "RelationGraph",
     "Relations",
     "SourceInfo",
+    "StorageError",
     "Summary",
     "Turn",
     "Turns",

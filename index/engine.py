@@ -22,7 +22,7 @@ from index.results import Answer, Passage, SourceInfo, Summary
 from index.retrieval.encoder import Encoder, Progress, ProgressEncoder, SentenceEncoder
 from index.retrieval.fusion import HybridSearcher
 from index.settings import EngineSettings, load_settings
-from index.storage.base import Store, StoreView, SyncReport
+from index.storage.base import Store, StoreView, SyncReport, TextCache
 from index.storage.factory import open_store
 from index.text.listing import capped_list
 
@@ -36,8 +36,8 @@ NOT_FOUND = "The documents don't contain an answer to that."
 class _RelationsSource:
     """The documents whose relations graph is built once, when first needed."""
 
-    def __init__(self, folder: Path, view: StoreView) -> None:
-        self.folder, self.view = folder, view
+    def __init__(self, cache: Path | TextCache, view: StoreView) -> None:
+        self.cache, self.view = cache, view
         self._graph: RelationGraph | None = None
         self._lock = threading.Lock()
 
@@ -47,7 +47,7 @@ class _RelationsSource:
                 items = list(self.view.documents)
                 documents = [item.document for item in items]
                 sentences = {item.document.doc_id: item.sentences for item in items}
-                self._graph, _ = sync_relations(self.folder, documents, sentences)
+                self._graph, _ = sync_relations(self.cache, documents, sentences)
             return self._graph
 
 
@@ -129,6 +129,10 @@ class Engine:
             )
         return load_corpus(folder, known)
 
+    def reusable(self, stored: StoreView) -> dict[str, Document]:
+        """Return the stored documents by source, for the corpus reader to take unread."""
+        return {item.document.source: item.document for item in stored.documents}
+
     def _stored(self) -> StoreView | None:
         """Return the generation being served, or else the stored one, if either can be read."""
         if hasattr(self, "searcher"):
@@ -150,8 +154,7 @@ class Engine:
         # Files unchanged since the stored index read them are taken from it, unread: a start
         # on an unchanged corpus then costs a stat per file.
         stored = self._stored()
-        known = {item.document.source: item.document for item in stored.documents} if stored else {}
-        corpus = self.load_documents(known)
+        corpus = self.load_documents(self.reusable(stored) if stored else {})
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
         log.log(
@@ -179,7 +182,7 @@ class Engine:
     def _serve(self, view: StoreView, problems: list[CorpusProblem], report: SyncReport) -> None:
         """Answer from this generation from now on."""
         searcher = HybridSearcher(view, self.encoder)
-        relations = _RelationsSource(self.store.cache_folder, view)
+        relations = _RelationsSource(self.store.relations_cache, view)
         if report.embedded:
             # New documents are read for who-spoke-with-whom in the background, so questions
             # are answered meanwhile (a /relations question waits for it); an unchanged index
@@ -203,7 +206,7 @@ class Engine:
         with self._lock:
             if self.searcher is searcher:
                 self.searcher = fresh
-                self._relations = _RelationsSource(self.store.cache_folder, view)
+                self._relations = _RelationsSource(self.store.relations_cache, view)
             return self.searcher
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from urllib.parse import urlsplit
 
 from index.corpus.complaints import held_back, pdf_complaints
@@ -275,13 +276,13 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return meta, text[match.end() :]
 
 
-def _read_pdf(path: Path, source: str) -> tuple[str, str]:
+def _read_pdf(path: Path | io.BytesIO, source: str) -> tuple[str, str]:
     """Return a PDF's text and title, saying what pypdf found wrong with it naming the file."""
     from pypdf import PdfReader  # imported lazily: only PDFs need it
 
     with held_back("pypdf") as messages:
         try:
-            reader = PdfReader(str(path))
+            reader = PdfReader(path if isinstance(path, io.BytesIO) else str(path))
             pages = [page.extract_text() or "" for page in reader.pages]
             title = str(getattr(reader.metadata, "title", None) or "")
         except Exception as error:  # pypdf raises many types for damaged files
@@ -304,13 +305,14 @@ def _read_html(text: str) -> tuple[str, dict[str, str]]:
     return normalise_text(body), {"title": title or ""}
 
 
-def _extract(path: Path, source: str) -> tuple[str, dict[str, str]]:
+def _extract(path: PurePath, source: str, raw: bytes | None = None) -> tuple[str, dict[str, str]]:
     """Return a file's text and whatever metadata the format itself carries."""
+    # `raw`: the file's bytes when they come from elsewhere than `path` (a stored upload).
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        text, title = _read_pdf(path, source)
+        text, title = _read_pdf(Path(path) if raw is None else io.BytesIO(raw), source)
         return normalise_text(text), {"title": title} if title else {}
-    text = normalise_text(_decode(path.read_bytes(), source))
+    text = normalise_text(_decode(Path(path).read_bytes() if raw is None else raw, source))
     if suffix == ".md":
         meta, body = _front_matter(text)
         heading = re.search(r"^#\s+(.+)$", body, flags=re.MULTILINE)
@@ -368,7 +370,7 @@ def document_id(relative: Path) -> str:
     return re.sub(r"[^a-z0-9/]+", "-", stem).strip("-/") or "document"
 
 
-def _title_from_filename(path: Path) -> str:
+def _title_from_filename(path: PurePath) -> str:
     return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
 
 
@@ -377,7 +379,31 @@ def read_document(path: Path, doc_id: str, source: str) -> Document:
     if path.stat().st_size > MAX_DOCUMENT_BYTES:
         raise ValueError(f"larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
     text, meta = _extract(path, source)
-    meta = {**{k: v for k, v in meta.items() if v}, **_sidecar(path, source)}
+    return _document(
+        text,
+        {**{k: v for k, v in meta.items() if v}, **_sidecar(path, source)},
+        path,
+        doc_id,
+        source,
+    )
+
+
+def parse_document(
+    data: bytes, name: str, doc_id: str, source: str, metadata: Mapping[str, str | None]
+) -> Document:
+    """Read a stored file's bytes into a document, as if from `name` beside a sidecar's fields."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
+    path = PurePosixPath(name)
+    text, meta = _extract(path, source, data)
+    given = {str(key): str(value) for key, value in metadata.items() if value is not None}
+    return _document(text, {**{k: v for k, v in meta.items() if v}, **given}, path, doc_id, source)
+
+
+def _document(
+    text: str, meta: Mapping[str, str], path: PurePath, doc_id: str, source: str
+) -> Document:
+    """Make the document of a file's text and metadata, or raise ValueError if it is unusable."""
     paragraphs = paragraph_spans(text)
     if not paragraphs:
         raise ValueError("no text")

@@ -9,10 +9,10 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from index.corpus.documents import Document
 from index.relations.patterns import SPACY_MODEL, Extraction, RawLink, extract_document
@@ -171,13 +171,69 @@ class Relations(NamedTuple):
 # -- the per-document cache ---------------------------------------------------------------
 
 
-def _cache_path(folder: Path, document: Document) -> Path:
-    return folder / FOLDER / f"{document.content_hash}.json"
+class ExtractionCache(Protocol):
+    """Where each document's extraction is kept as JSON text, by document id and content hash."""
+
+    def read(self, doc_id: str, content_hash: str) -> str | None:
+        """Return the cached text, or None; raise OSError when it cannot be read."""
+        ...
+
+    def write(self, doc_id: str, content_hash: str, text: str) -> None:
+        """Keep a text; raise OSError when it cannot be kept."""
+        ...
+
+    def retain(self, wanted: Collection[tuple[str, str]]) -> None:
+        """Drop the texts of every (document, hash) not wanted, at best effort."""
+        ...
 
 
-def _read_cached(path: Path, document: Document) -> Extraction | None:
+class FolderCache:
+    """The cache beside a local index: relations/<content hash>.json, one file a document."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder / FOLDER
+        with contextlib.suppress(OSError):  # unwritable: extract anyway, cache nothing
+            self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, content_hash: str) -> Path:
+        return self.folder / f"{content_hash}.json"
+
+    def read(self, doc_id: str, content_hash: str) -> str | None:
+        try:
+            return self._path(content_hash).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def write(self, doc_id: str, content_hash: str, text: str) -> None:
+        path = self._path(content_hash)
+        # A temporary file renamed into place: a crash never leaves half a cache file behind.
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+
+    def retain(self, wanted: Collection[tuple[str, str]]) -> None:
+        names = {self._path(content_hash).name for _, content_hash in wanted}
+        for stale in self.folder.glob("*.json") if self.folder.is_dir() else []:
+            if stale.name not in names:
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+
+
+def _read_cached(cache: ExtractionCache, document: Document) -> Extraction | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        cached = cache.read(document.doc_id, document.content_hash)
+        if cached is None:
+            return None
+        data = json.loads(cached)
         if data.get("version") != EXTRACTOR_VERSION or data.get("model") != SPACY_MODEL:
             return None
         text = document.text
@@ -196,50 +252,40 @@ def _read_cached(path: Path, document: Document) -> Extraction | None:
             )
             for k in data["links"]
         ]
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
-        log.warning("Re-extracting relations: %s is unreadable (%s)", path.name, error)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        log.warning(
+            "Re-extracting relations: the cache of %s is unreadable (%s)", document.doc_id, error
+        )
         return None
     return Extraction(entities, links)
 
 
-def _write_cached(path: Path, extraction: Extraction) -> None:
+def _write_cached(cache: ExtractionCache, document: Document, extraction: Extraction) -> None:
     data = {
         "version": EXTRACTOR_VERSION,
         "model": SPACY_MODEL,
         "entities": [e.as_json() for e in extraction.entities],
         "links": [k.as_json() for k in extraction.links],
     }
-    # A temporary file renamed into place: a crash never leaves half a cache file behind.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, ensure_ascii=False)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+    cache.write(document.doc_id, document.content_hash, json.dumps(data, ensure_ascii=False))
 
 
 def sync_relations(
-    folder: Path,
+    cache: Path | ExtractionCache,
     documents: list[Document],
     sentences: Mapping[str, Sequence[Sentence]] | None = None,
 ) -> tuple[RelationGraph, float]:
     """Extract the documents not yet cached, drop caches of removed ones, and merge the graph.
 
-    `sentences` maps a document id to the sentences the index already split it into.
+    `cache` is a local index's folder, or a store's own cache. `sentences` maps a document id
+    to the sentences the index already split it into.
     """
     started = time.perf_counter()
-    with contextlib.suppress(OSError):  # unwritable: extract anyway, cache nothing
-        (folder / FOLDER).mkdir(parents=True, exist_ok=True)
+    if isinstance(cache, Path):
+        cache = FolderCache(cache)
     extractions = []
     for document in documents:
-        path = _cache_path(folder, document)
-        extraction = _read_cached(path, document)
+        extraction = _read_cached(cache, document)
         if extraction is None:
             try:
                 extraction = extract_document(document, (sentences or {}).get(document.doc_id))
@@ -251,15 +297,11 @@ def sync_relations(
                 extraction = Extraction([], [])
             else:
                 try:
-                    _write_cached(path, extraction)
+                    _write_cached(cache, document, extraction)
                 except OSError as error:  # a full disk loses the cache, never the index
                     log.warning("Cannot cache relations of %s: %s", document.doc_id, error)
         extractions.append((document, extraction))
-    wanted = {_cache_path(folder, document).name for document in documents}
-    for stale in (folder / FOLDER).glob("*.json") if (folder / FOLDER).is_dir() else []:
-        if stale.name not in wanted:
-            with contextlib.suppress(OSError):
-                stale.unlink()
+    cache.retain([(document.doc_id, document.content_hash) for document in documents])
     return merge(extractions), time.perf_counter() - started
 
 

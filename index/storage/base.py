@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -127,13 +127,33 @@ class StoreView(SearchBackend, Protocol):
         ...
 
 
+class TextCache(ABC):
+    """Texts derived from documents (who spoke with whom), each under a document and its hash."""
+
+    @abstractmethod
+    def read(self, doc_id: str, content_hash: str) -> str | None:
+        """Return the text cached for this version of a document, or None."""
+
+    @abstractmethod
+    def write(self, doc_id: str, content_hash: str, text: str) -> None:
+        """Cache a text for this version of a document; raise OSError if it cannot be kept."""
+
+    @abstractmethod
+    def retain(self, wanted: Collection[tuple[str, str]]) -> None:
+        """Drop what is cached for any (document, hash) not wanted, at best effort."""
+
+
 class Store(ABC):
     """A server's windows, vectors and postings, changed by one writer at a time."""
 
+    # Whether this store's views also show the shared corpus's documents, read from the shared
+    # tenant itself: a server's engine then syncs only its own documents into it.
+    shows_shared: bool = False
+
     @property
     @abstractmethod
-    def cache_folder(self) -> Path:
-        """Return the folder for what is derived from the documents (who spoke with whom)."""
+    def relations_cache(self) -> Path | TextCache:
+        """Return where who-spoke-with-whom is cached: a folder, or the store's own cache."""
 
     @abstractmethod
     def latest_generation(self) -> int | None:

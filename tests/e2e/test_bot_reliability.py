@@ -20,7 +20,7 @@ from bot.exts.info import sources_embeds
 from bot.logs import setup_logging
 from bot.runner import DiscordUnreachable, wait_for_discord
 from bot.ui import CONTENT_LIMIT
-from index import Answer, Engine, EngineSettings, QuestionError
+from index import Answer, Engine, EngineSettings, Library, QuestionError, StorageError
 from tests.conftest import ROOT
 from tests.support.hashing_encoder import HashingEncoder
 
@@ -36,25 +36,37 @@ class FakeResponse:
 
 
 def interaction(user_id: int = 7) -> Any:
-    return SimpleNamespace(user=SimpleNamespace(id=user_id), response=FakeResponse())
+    return SimpleNamespace(user=SimpleNamespace(id=user_id), guild_id=None, response=FakeResponse())
+
+
+def voting_library(tmp_path: Path, feedback: Path, **options: Any) -> Library:
+    """A library over a one-document corpus whose votes go to `feedback`."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+    (corpus / "apples.txt").write_text("Apples\n\nApples grow on trees in orchards.\n")
+    settings = EngineSettings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    shared = Engine(settings, HashingEncoder())
+    return Library(shared, tmp_path / "guilds", feedback_file=feedback, **options)
 
 
 class FlakyFeedback(FeedbackLog):
     """Fails the first write, like a full disk that was then cleared."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, library: Library) -> None:
+        super().__init__(library)
         self.failures = 1
 
-    def record(self, answer: Answer, *, user_id: int, helpful: bool) -> None:
+    def record(
+        self, answer: Answer, *, user_id: int, helpful: bool, guild_id: int | None = None
+    ) -> None:
         if self.failures:
             self.failures -= 1
             raise OSError(28, "No space left on device")
-        super().record(answer, user_id=user_id, helpful=helpful)
+        super().record(answer, user_id=user_id, helpful=helpful, guild_id=guild_id)
 
 
 async def test_a_failed_vote_can_be_retried(tmp_path: Path) -> None:
-    feedback = FlakyFeedback(tmp_path / "feedback.jsonl")
+    feedback = FlakyFeedback(voting_library(tmp_path, tmp_path / "feedback.jsonl"))
     view = AnswerView(ANSWER, feedback)
     first, second, third = interaction(), interaction(), interaction()
     await view._vote(first, helpful=True)
@@ -66,24 +78,35 @@ async def test_a_failed_vote_can_be_retried(tmp_path: Path) -> None:
     assert len((tmp_path / "feedback.jsonl").read_text().splitlines()) == 1
 
 
+def test_a_vote_that_cannot_be_written_is_a_storage_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    library = voting_library(tmp_path, blocked / "feedback.jsonl")
+    with pytest.raises(StorageError, match="the vote could not be saved"):
+        FeedbackLog(library).record(ANSWER, user_id=1, helpful=True, guild_id=5)
+
+
 def test_the_feedback_file_is_private_and_rotates(tmp_path: Path) -> None:
     path = tmp_path / "votes" / "feedback.jsonl"
-    log = FeedbackLog(path, max_bytes=1000)
+    log = FeedbackLog(voting_library(tmp_path, path, feedback_max_bytes=1000))
+    assert log.path == str(path)
     for user in range(30):
-        log.record(ANSWER, user_id=user, helpful=True)
+        log.record(ANSWER, user_id=user, helpful=True, guild_id=user % 2 or None)
+    rotated = path.with_name("feedback.jsonl.1")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.stat().st_size <= 1000 and log.rotated.stat().st_size <= 1000
-    assert stat.S_IMODE(log.rotated.stat().st_mode) == 0o600
-    lines = path.read_text().splitlines() + log.rotated.read_text().splitlines()
+    assert path.stat().st_size <= 1000 and rotated.stat().st_size <= 1000
+    assert stat.S_IMODE(rotated.stat().st_mode) == 0o600
+    lines = path.read_text().splitlines() + rotated.read_text().splitlines()
     assert 0 < len(lines) < 30  # the oldest votes were dropped, the newest kept
     assert '"user": 29' in path.read_text().splitlines()[-1]
+    assert not (tmp_path / "guilds").exists()  # a vote is the bot's, not a server folder's
 
 
 def test_an_existing_feedback_file_is_made_private(tmp_path: Path) -> None:
     path = tmp_path / "feedback.jsonl"
     path.write_text("")
     path.chmod(0o644)
-    FeedbackLog(path).record(ANSWER, user_id=1, helpful=False)
+    FeedbackLog(voting_library(tmp_path, path)).record(ANSWER, user_id=1, helpful=False)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 

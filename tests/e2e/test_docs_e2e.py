@@ -441,7 +441,7 @@ async def test_a_full_disk_is_reported_and_the_old_index_still_answers(
     def full(path: object, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("index.library._write_file", full)
+    monkeypatch.setattr("index.storage.local.shelf.write_file", full)
     before = rig.bot.library.entries(int(GUILD_ID))
     payload = await upload(rig.fake, "mill.txt", b"The Hadley mill ground flour until 1952.")
     text = await final_edit(rig.fake, payload, "couldn't", "Added")

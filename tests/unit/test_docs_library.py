@@ -169,7 +169,7 @@ def test_a_crash_while_storing_leaves_the_folder_as_it_was(
             raise OSError(28, "No space left on device")
         real_replace(source, target)
 
-    monkeypatch.setattr("index.library.os.replace", crash)
+    monkeypatch.setattr("index.storage.local.shelf.os.replace", crash)
     with pytest.raises(StorageError, match="as they were"):
         library.add(1, prepare(COFFEE, title="Coffee"), added_by="a")
     names = sorted(p.name for p in (library.folder(1) / "corpus").iterdir())

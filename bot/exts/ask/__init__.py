@@ -12,8 +12,8 @@ __all__ = ["setup"]
 
 async def setup(bot: VerbatimBot) -> None:
     """Add the answering cogs, sharing one feedback log (discord.py's extension entry point)."""
-    # One log for both cogs: its lock serialises the writes to, and rotation of, one file.
-    settings = bot.settings
-    feedback = FeedbackLog(settings.feedback_file, max_bytes=settings.feedback_max_bytes)
+    # One log for both cogs, through the library's one vote log (its lock serialises the
+    # writes to, and rotation of, one file).
+    feedback = FeedbackLog(bot.library)
     await bot.add_cog(AskCog(bot, feedback))
     await bot.add_cog(MenusCog(bot, feedback))

@@ -10,7 +10,7 @@ import discord
 from bot.exts.ask._embeds import closest_embeds, more_quotes_embeds
 from bot.exts.ask._feedback import FeedbackLog
 from bot.ui import NO_PINGS
-from index import Answer
+from index import Answer, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,13 @@ class AnswerView(discord.ui.View):
         self._saving.add(interaction.user.id)  # a double click must not record two votes
         try:
             await asyncio.to_thread(
-                self.feedback.record, self.answer, user_id=interaction.user.id, helpful=helpful
+                self.feedback.record,
+                self.answer,
+                user_id=interaction.user.id,
+                helpful=helpful,
+                guild_id=interaction.guild_id,
             )
-        except OSError as error:
+        except (OSError, StorageError) as error:
             self._saving.discard(interaction.user.id)
             log.error("Could not record feedback in %s: %s", self.feedback.path, error)
             await interaction.response.send_message(

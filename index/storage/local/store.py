@@ -328,7 +328,7 @@ class LocalStore(Store):
         self.hnsw_min_rows = hnsw_min_rows
 
     @property
-    def cache_folder(self) -> Path:
+    def relations_cache(self) -> Path:
         return self.folder
 
     def latest_generation(self) -> None:

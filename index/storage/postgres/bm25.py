@@ -7,22 +7,36 @@ from index.storage.bm25 import K1, B
 # The Lucene variant that bm25s implements: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), and
 # tf / (tf + k1 (1 - b + b len / avg)). N, the total length and each df are the tenant's,
 # kept in the same transactions as its rows. A repeated query term counts each time.
+# A view over several tenants (a server's own and the shared corpus) is scored as one index of
+# both: N, the total length and each df are the sums of the tenants', and each tenant's row ids
+# are shifted into the view's.
 _SCORED = f"""
 WITH asked AS (
     SELECT term, count(*) AS times FROM unnest(%(terms)s::text[]) AS term GROUP BY term
 ),
+frequencies AS (
+    SELECT term, sum(df)::bigint AS df FROM window_frequencies
+    WHERE tenant = ANY(%(tenants)s) AND term = ANY(%(terms)s) GROUP BY term
+),
 weighed AS (
     SELECT asked.term, asked.times,
            ln(1 + (%(n)s - f.df + 0.5) / (f.df + 0.5)) AS idf
-    FROM asked JOIN window_frequencies AS f ON f.tenant = %(t)s AND f.term = asked.term
+    FROM asked JOIN frequencies AS f ON f.term = asked.term
+),
+parts AS (
+    SELECT * FROM unnest(%(tenants)s::text[], %(shifts)s::bigint[], %(ends)s::bigint[])
+        AS part(tenant, shift, stop)
 )
-SELECT p.row_id,
+SELECT p.row_id + part.shift AS row_id,
        sum(w.times * w.idf * p.tf / (p.tf + {K1} * ((1 - {B}) + {B} * p.length
            / greatest(%(total)s::float8 / greatest(%(n)s, 1), 1e-9)))) AS score
 FROM weighed AS w
-JOIN postings AS p ON p.tenant = %(t)s AND p.term = w.term
+CROSS JOIN parts AS part
+JOIN postings AS p ON p.tenant = part.tenant AND p.term = w.term
+WHERE p.row_id < part.stop
 """
-KEYWORD_TOP = (
-    _SCORED + "WHERE p.row_id < %(end)s GROUP BY p.row_id ORDER BY score DESC, p.row_id LIMIT %(k)s"
+KEYWORD_TOP = _SCORED + "GROUP BY 1 ORDER BY score DESC, 1 LIMIT %(k)s"
+# `local`: the asked rows' ids in their tenants, so the index finds them; `rows`: in the view's.
+KEYWORD_AT = (
+    _SCORED + "AND p.row_id = ANY(%(local)s) AND p.row_id + part.shift = ANY(%(rows)s) GROUP BY 1"
 )
-KEYWORD_AT = _SCORED + "WHERE p.row_id = ANY(%(rows)s) GROUP BY p.row_id"

@@ -88,7 +88,55 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (tenant, term)
         )""",
     ],
-    2: [],
+    # A server's shelf (the files it uploaded, who added each and when), its audit log, the
+    # votes on answers, and each document's who-spoke-with-whom extraction.
+    2: [
+        """CREATE TABLE IF NOT EXISTS uploads (
+            tenant text NOT NULL,
+            doc_id text NOT NULL,
+            filename text NOT NULL,
+            title text NOT NULL,
+            source_url text,
+            added_by text NOT NULL,
+            added_at timestamptz NOT NULL,
+            sha256 text NOT NULL,
+            payload bytea NOT NULL,
+            hidden_since timestamptz,
+            PRIMARY KEY (tenant, doc_id)
+        )""",
+        # One copy of a file per server, even when two processes add it at once.
+        "CREATE UNIQUE INDEX IF NOT EXISTS uploads_by_content ON uploads (tenant, sha256)",
+        """CREATE TABLE IF NOT EXISTS audit (
+            tenant text NOT NULL,
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            at timestamptz NOT NULL,
+            user_name text NOT NULL,
+            action text NOT NULL,
+            doc_id text,
+            title text,
+            sha256 text,
+            source_url text,
+            PRIMARY KEY (tenant, id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS votes (
+            tenant text NOT NULL,
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            at timestamptz NOT NULL,
+            user_id text NOT NULL,
+            helpful boolean NOT NULL,
+            question text NOT NULL,
+            answered boolean NOT NULL,
+            quotes jsonb NOT NULL,
+            PRIMARY KEY (tenant, id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS relations_cache (
+            tenant text NOT NULL,
+            doc_id text NOT NULL,
+            content_hash text NOT NULL,
+            extraction jsonb NOT NULL,
+            PRIMARY KEY (tenant, doc_id, content_hash)
+        )""",
+    ],
     # The indexing jobs: /docs puts one, any process claims it (FOR UPDATE SKIP LOCKED) under
     # a lease that its worker renews, and progress and the result come back through the row.
     3: [

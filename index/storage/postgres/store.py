@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ from index.retrieval.encoder import Encoder, Vectors
 from index.storage.base import IndexedDocument, Store, StoreView, SyncReport
 from index.storage.plan import SyncPlan, plan_sync
 from index.storage.postgres.schema import hnsw_index
-from index.storage.postgres.view import PostgresView, TenantRow
+from index.storage.postgres.shelf import PostgresRelationsCache
+from index.storage.postgres.view import Part, PostgresView, TenantRow
 from index.text.analyser import window_terms
 from index.text.progress import Progress
 from index.text.splitting import characters, split_documents
@@ -59,61 +59,100 @@ class PostgresStore(Store):
         *,
         model_id: str,
         params: ChunkerParams = DEFAULT_PARAMS,
+        shared: str | None = None,
     ) -> None:
         self.pool, self.tenant, self.model_id, self.params = pool, tenant, model_id, params
+        # `shared`: a tenant whose documents this one's views show before its own, read only
+        # and never copied (a server's view of the shared corpus).
+        self.shared = shared if shared != tenant else None
+        self.shows_shared = self.shared is not None
 
     @property
-    def cache_folder(self) -> Path:
-        # The who-spoke-with-whom cache is rebuilt per process until it moves into the database.
-        return Path(tempfile.gettempdir()) / "verbatim-relations" / self.tenant
+    def _tenants(self) -> list[str]:
+        """Return the tenants a view reads, in row order: the shared corpus first, as locally."""
+        return [self.shared, self.tenant] if self.shared else [self.tenant]
+
+    @property
+    def relations_cache(self) -> PostgresRelationsCache:
+        return PostgresRelationsCache(self.pool, self.tenant, self._tenants)
 
     def latest_generation(self) -> int | None:
         with self.pool.connection() as connection:
-            row = connection.execute(
-                "SELECT generation FROM tenants WHERE tenant = %s", (self.tenant,)
-            ).fetchone()
-        return int(row[0]) if row else None
+            rows = connection.execute(
+                "SELECT tenant, generation FROM tenants WHERE tenant = ANY(%s) "
+                "AND (model IS NULL OR model = %s)",
+                (self._tenants, self.model_id),
+            ).fetchall()
+        generations = dict(rows)
+        if self.tenant not in generations:
+            return None
+        # A view over two tenants changes when either commits: the sum grows with each.
+        return sum(int(generation) for generation in generations.values())
 
     def view(self) -> PostgresView | None:
         with self.pool.connection() as connection, connection.transaction():
-            # One snapshot for the tenant's counts and its documents: never half a generation.
+            # One snapshot for the tenants' counts and documents: never half a generation.
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            tenant = connection.execute(
-                "SELECT generation, next_row, windows, window_terms, sentences, model, "
-                "dimension FROM tenants WHERE tenant = %s",
-                (self.tenant,),
-            ).fetchone()
-            if tenant is None or tenant[5] not in (None, self.model_id):
+            found = {
+                str(row[0]): row[1:]
+                for row in connection.execute(
+                    "SELECT tenant, generation, next_row, windows, window_terms, sentences, "
+                    "model, dimension FROM tenants WHERE tenant = ANY(%s)",
+                    (self._tenants,),
+                ).fetchall()
+            }
+            own = found.get(self.tenant)
+            if own is None or own[5] not in (None, self.model_id):
                 return None
-            records = connection.execute(
-                "SELECT doc_id, title, source, source_url, date, "
-                "coalesce(array_length(paragraphs, 1), 0) / 2, row_count, first_row, "
-                "content_hash FROM documents WHERE tenant = %s ORDER BY position",
-                (self.tenant,),
-            ).fetchall()
-        generation, end_row, windows, window_terms_count, sentences, _, dimension = tenant
-        rows = [
-            TenantRow(
-                SourceInfo(r[0], r[1], r[2], int(r[5]), int(r[6]), r[3], r[4]), r[7], r[6], r[8]
-            )
-            for r in records
-        ]
+            parts: list[Part] = []
+            rows: list[TenantRow] = []
+            generation = window_terms_count = sentences = 0
+            for tenant in self._tenants:
+                counts = found.get(tenant)
+                if counts is None or counts[5] not in (None, self.model_id):
+                    continue  # a shared corpus not indexed yet, or by another model
+                tenant_generation, end_row, windows, terms, tenant_sentences, _, dimension = counts
+                shift = sum(part.end_row for part in parts)
+                parts.append(Part(tenant, shift, int(end_row), int(dimension or 0), int(windows)))
+                generation += int(tenant_generation)
+                window_terms_count += int(terms)
+                sentences += int(tenant_sentences)
+                records = connection.execute(
+                    "SELECT doc_id, title, source, source_url, date, "
+                    "coalesce(array_length(paragraphs, 1), 0) / 2, row_count, first_row, "
+                    "content_hash FROM documents WHERE tenant = %s ORDER BY position",
+                    (tenant,),
+                ).fetchall()
+                rows += [
+                    TenantRow(
+                        SourceInfo(r[0], r[1], r[2], int(r[5]), int(r[6]), r[3], r[4]),
+                        int(r[7]) + shift,
+                        r[6],
+                        r[8],
+                        tenant,
+                    )
+                    for r in records
+                ]
         return PostgresView(
             self.pool,
-            self.tenant,
-            generation=int(generation),
-            end_row=int(end_row),
-            dimension=int(dimension or 0),
-            windows=int(windows),
-            window_terms=int(window_terms_count),
-            sentences=int(sentences),
+            parts,
+            generation=generation,
+            window_terms=window_terms_count,
+            sentences=sentences,
             rows=rows,
         )
 
+    def _own_exists(self) -> bool:
+        """Say whether this tenant has an index the current model can extend."""
+        with self.pool.connection() as connection:
+            row = connection.execute(
+                "SELECT model FROM tenants WHERE tenant = %s", (self.tenant,)
+            ).fetchone()
+        return row is not None and row[0] in (None, self.model_id)
+
     def _stored(self) -> list[Document] | None:
-        """Return the stored documents' metadata as text-less documents, for the plan."""
-        view = self.view()
-        if view is None:
+        """Return this tenant's stored documents' metadata as text-less documents, for the plan."""
+        if not self._own_exists():
             return None
         with self.pool.connection() as connection:
             records = connection.execute(
@@ -177,10 +216,17 @@ class PostgresStore(Store):
         prepared = self._prepare(plan.embed, encoder, level)
         self._commit(plan, documents, prepared, report)
 
-    def copy_from(self, source: StoreView) -> tuple[SyncReport, list[str]]:
+    def copy_from(
+        self, source: StoreView, *, keep: Collection[str] | None = None
+    ) -> tuple[SyncReport, list[str]]:
         """Make this tenant hold the source's documents with their vectors; return those copied."""
+        # `keep`: the ids of the source's documents to copy (None: all of them).
         started = time.perf_counter()
-        documents = [item.document for item in source.documents]
+        documents = [
+            item.document
+            for item in source.documents
+            if keep is None or item.document.doc_id in keep
+        ]
         stored = self._stored()
         plan = plan_sync(stored, documents, prune=True)
         report = SyncReport(reused=list(plan.reuse), removed=list(plan.remove))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,23 +29,45 @@ EF_SEARCH = 100
 CACHED_DOCUMENTS = 64
 
 
+class Part(NamedTuple):
+    """One tenant's rows in a view: its row ids, shifted, follow the parts before it."""
+
+    tenant: str
+    shift: int  # added to the tenant's own row ids to make the view's
+    end_row: int  # the tenant's rows at this generation lie below this (its own ids)
+    dimension: int
+    windows: int
+
+    def rows(self, rows: Rows) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+        """Return which of the view's rows are this tenant's, and their ids in the tenant."""
+        rows = np.asarray(rows, dtype=np.int64)
+        own = (rows >= self.shift) & (rows < self.shift + self.end_row)
+        return own, rows - self.shift
+
+
 class TenantRow:
     """A stored document's place and listing, read once per view (no text)."""
 
     def __init__(
-        self, listed: SourceInfo, first_row: int, row_count: int, content_hash: str
+        self,
+        listed: SourceInfo,
+        first_row: int,
+        row_count: int,
+        content_hash: str,
+        tenant: str = "",
     ) -> None:
         self.listed = listed
-        self.first_row = first_row
+        self.first_row = first_row  # in the view's row ids
         self.row_count = row_count
         self.content_hash = content_hash
+        self.tenant = tenant
 
 
 class SentenceFrequencies:
-    """The tenant's sentence frequencies of terms, read when a question first needs one."""
+    """The tenants' sentence frequencies of terms, read when a question first needs one."""
 
-    def __init__(self, pool: ConnectionPool[Any], tenant: str, sentences: int) -> None:
-        self._pool, self._tenant, self.size = pool, tenant, sentences
+    def __init__(self, pool: ConnectionPool[Any], tenants: list[str], sentences: int) -> None:
+        self._pool, self._tenants, self.size = pool, tenants, sentences
         self._known: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -55,21 +77,22 @@ class SentenceFrequencies:
             frequency = self._known.get(term)
         if frequency is None:
             with self._pool.connection() as connection:
+                # Over several tenants a term's frequency is the sum of theirs, as in one index.
                 row = connection.execute(
-                    "SELECT df FROM sentence_frequencies WHERE tenant = %s AND term = %s",
-                    (self._tenant, term),
+                    "SELECT sum(df) FROM sentence_frequencies WHERE tenant = ANY(%s) AND term = %s",
+                    (self._tenants, term),
                 ).fetchone()
-            frequency = int(row[0]) if row else 0
+            frequency = int(row[0]) if row and row[0] is not None else 0
             with self._lock:
                 self._known[term] = frequency
         return float(np.log(1.0 + (self.size - frequency + 0.5) / (frequency + 0.5)))
 
 
 class LazyDocuments(Sequence[IndexedDocument]):
-    """The tenant's documents in order, each read from the database when first needed."""
+    """The view's documents in order, each read from the database when first needed."""
 
-    def __init__(self, pool: ConnectionPool[Any], tenant: str, rows: list[TenantRow]) -> None:
-        self._pool, self._tenant, self._rows = pool, tenant, rows
+    def __init__(self, pool: ConnectionPool[Any], rows: list[TenantRow]) -> None:
+        self._pool, self._rows = pool, rows
         self._cache: OrderedDict[int, IndexedDocument] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -106,12 +129,12 @@ class LazyDocuments(Sequence[IndexedDocument]):
             record = connection.execute(
                 "SELECT body, paragraphs, signature FROM documents "
                 "WHERE tenant = %s AND doc_id = %s",
-                (self._tenant, row.listed.document),
+                (row.tenant, row.listed.document),
             ).fetchone()
             spans = connection.execute(
                 "SELECT paragraph, sentence_start, sentence_end, window_start, window_end "
                 "FROM windows WHERE tenant = %s AND doc_id = %s ORDER BY row_id",
-                (self._tenant, row.listed.document),
+                (row.tenant, row.listed.document),
             ).fetchall()
         if record is None:
             raise LookupError(f"document {row.listed.document!r} left the store while being read")
@@ -134,27 +157,28 @@ class LazyDocuments(Sequence[IndexedDocument]):
 
 
 class PostgresView:
-    """A tenant's windows as of one generation: searched in the database, read by row."""
+    """One or more tenants' windows as of one generation: searched in the database, read by row."""
 
     def __init__(
         self,
         pool: ConnectionPool[Any],
-        tenant: str,
+        parts: list[Part],
         *,
         generation: int,
-        end_row: int,
-        dimension: int,
-        windows: int,
         window_terms: int,
         sentences: int,
         rows: list[TenantRow],
     ) -> None:
-        self._pool, self._tenant = pool, tenant
-        self._generation, self._end_row, self._dimension = generation, end_row, dimension
-        self._windows, self._window_terms = windows, window_terms
+        # Several parts: a server's view over the shared corpus and its own documents, scored
+        # as one index of both (BM25's counts and frequencies are the sums of the tenants').
+        self._pool, self._parts = pool, parts
+        self._tenants = [part.tenant for part in parts]
+        self._generation = generation
+        self._windows = sum(part.windows for part in parts)
+        self._window_terms = window_terms
         self._rows = rows
-        self._documents = LazyDocuments(pool, tenant, rows)
-        self._terms = SentenceFrequencies(pool, tenant, sentences)
+        self._documents = LazyDocuments(pool, rows)
+        self._terms = SentenceFrequencies(pool, self._tenants, sentences)
         # Rows are allocated in blocks, one per document; a document keeps its position in the
         # corpus order even when a newer version's block lies after everyone else's.
         self._by_first_row = sorted(range(len(rows)), key=lambda p: rows[p].first_row)
@@ -180,13 +204,22 @@ class PostgresView:
     def term_statistics(self) -> TermStatistics:
         return self._terms
 
+    @property
+    def tenants(self) -> list[str]:
+        """Return the tenants this view reads, in row order."""
+        return list(self._tenants)
+
     def listing(self) -> Sequence[SourceInfo]:
         return [row.listed for row in self._rows]
 
+    def tenant_of(self, position: int) -> str:
+        """Return the tenant whose document lies at a position."""
+        return self._rows[position].tenant
+
     def describe(self) -> dict[str, Any]:
-        """Return the store's kind and how its dense side searches this tenant."""
-        exact = self._windows < EXACT_BELOW
-        return {"store": "postgres", "dense": "exact" if exact else "hnsw"}
+        """Return the store's kind and how its dense side searches these tenants."""
+        kinds = {"exact" if part.windows < EXACT_BELOW else "hnsw" for part in self._parts}
+        return {"store": "postgres", "dense": kinds.pop() if len(kinds) == 1 else "mixed"}
 
     def _position_of(self, row: int) -> int:
         return int(self.document_positions(np.asarray([row], dtype=np.int64))[0])
@@ -228,27 +261,44 @@ class PostgresView:
         if k <= 0 or not self._windows:
             return EMPTY
         vector = np.asarray(query, dtype=np.float32).reshape(-1)
-        d = self._dimension
-        with self._pool.connection() as connection, connection.transaction():
-            if self._windows < EXACT_BELOW:
+        found: list[tuple[Any, ...]] = []
+        with self._pool.connection() as connection:
+            for part in self._parts:
+                if part.windows:
+                    found += [
+                        (int(row) + part.shift, score)
+                        for row, score in self._dense_part(connection, part, vector, k)
+                    ]
+        return self._ranked(found, k)
+
+    def _dense_part(
+        self, connection: Any, part: Part, vector: NDArray[np.float32], k: int
+    ) -> list[tuple[Any, ...]]:
+        """Return one tenant's best k rows by cosine, in its own row ids."""
+        d = part.dimension
+        arguments = {"q": vector, "t": part.tenant, "end": part.end_row, "k": k}
+        with connection.transaction():
+            if part.windows < EXACT_BELOW:
                 # No index names the bare column, so this is an exact scan of the tenant's rows.
-                rows = connection.execute(
-                    "SELECT row_id, -(embedding <#> %(q)s) FROM windows "
-                    "WHERE tenant = %(t)s AND row_id < %(end)s "
-                    "ORDER BY embedding <#> %(q)s, row_id LIMIT %(k)s",
-                    {"q": vector, "t": self._tenant, "end": self._end_row, "k": k},
-                ).fetchall()
-            else:
-                connection.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-                connection.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(EF_SEARCH, k))}")
-                rows = connection.execute(
+                return list(
+                    connection.execute(
+                        "SELECT row_id, -(embedding <#> %(q)s) FROM windows "
+                        "WHERE tenant = %(t)s AND row_id < %(end)s "
+                        "ORDER BY embedding <#> %(q)s, row_id LIMIT %(k)s",
+                        arguments,
+                    ).fetchall()
+                )
+            connection.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            connection.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(EF_SEARCH, k))}")
+            return list(
+                connection.execute(
                     f"SELECT row_id, -((embedding::vector({d})) <#> %(q)s::vector({d})) "
                     f"FROM windows WHERE tenant = %(t)s AND dimension = {d} "
                     f"AND row_id < %(end)s "
                     f"ORDER BY (embedding::vector({d})) <#> %(q)s::vector({d}) LIMIT %(k)s",
-                    {"q": vector, "t": self._tenant, "end": self._end_row, "k": k},
+                    arguments,
                 ).fetchall()
-        return self._ranked(rows, k)
+            )
 
     def _ranked(self, found: list[tuple[Any, ...]], k: int) -> Ranked:
         live = [(int(r), float(s)) for r, s in found if self._in_view(int(r))]
@@ -269,41 +319,63 @@ class PostgresView:
 
     def _keyword_arguments(self, query_terms: Sequence[str]) -> dict[str, Any]:
         return {
-            "t": self._tenant,
+            "tenants": self._tenants,
+            "shifts": [part.shift for part in self._parts],
+            "ends": [part.end_row for part in self._parts],
             "terms": list(query_terms),
             "n": self._windows,
             "total": self._window_terms,
-            "end": self._end_row,
         }
 
     def dense_at(self, query: NDArray[np.float32], rows: Rows) -> Scores:
         vector = np.asarray(query, dtype=np.float32).reshape(-1)
+        found: dict[int, float] = {}
         with self._pool.connection() as connection:
-            found = connection.execute(
-                "SELECT row_id, -(embedding <#> %(q)s) FROM windows "
-                "WHERE tenant = %(t)s AND row_id = ANY(%(rows)s)",
-                {"q": vector, "t": self._tenant, "rows": [int(r) for r in rows]},
-            ).fetchall()
-        return _aligned(rows, dict(found))
+            for part, wanted in self._by_part(rows):
+                found.update(
+                    (int(row) + part.shift, score)
+                    for row, score in connection.execute(
+                        "SELECT row_id, -(embedding <#> %(q)s) FROM windows "
+                        "WHERE tenant = %(t)s AND row_id = ANY(%(rows)s)",
+                        {"q": vector, "t": part.tenant, "rows": wanted},
+                    ).fetchall()
+                )
+        return _aligned(rows, found)
+
+    def _by_part(self, rows: Rows) -> list[tuple[Part, list[int]]]:
+        """Split the view's rows by tenant, as each tenant's own row ids."""
+        split = []
+        for part in self._parts:
+            own, local = part.rows(rows)
+            if own.any():
+                split.append((part, [int(r) for r in local[own]]))
+        return split
 
     def keyword_at(self, query_terms: Sequence[str], rows: Rows) -> Scores:
         if not query_terms or not len(rows):
             return np.zeros(len(rows), dtype=np.float32)
-        arguments = self._keyword_arguments(query_terms) | {"rows": [int(r) for r in rows]}
+        wanted = [int(r) for r in rows]
+        local = sorted({row for _, ids in self._by_part(rows) for row in ids})
+        arguments = self._keyword_arguments(query_terms) | {"rows": wanted, "local": local}
         with self._pool.connection() as connection:
             found = connection.execute(KEYWORD_AT, arguments).fetchall()
         return _aligned(rows, dict(found))
 
     def vectors_at(self, rows: Rows) -> NDArray[np.float32]:
         wanted = [int(r) for r in rows]
-        with self._pool.connection() as connection:
-            found = connection.execute(
-                "SELECT row_id, embedding FROM windows WHERE tenant = %s AND row_id = ANY(%s)",
-                (self._tenant, wanted),
-            ).fetchall()
-        vectors = {int(r): np.asarray(v.to_numpy(), dtype=np.float32) for r, v in found}
         if not wanted:
-            return np.zeros((0, self._dimension), dtype=np.float32)
+            return np.zeros((0, self._parts[0].dimension if self._parts else 0), np.float32)
+        vectors: dict[int, NDArray[np.float32]] = {}
+        with self._pool.connection() as connection:
+            for part, ids in self._by_part(rows):
+                found = connection.execute(
+                    "SELECT row_id, embedding FROM windows WHERE tenant = %s AND row_id = ANY(%s)",
+                    (part.tenant, ids),
+                ).fetchall()
+                vectors.update(
+                    (int(r) + part.shift, np.asarray(v.to_numpy(), dtype=np.float32))
+                    for r, v in found
+                )
         return np.vstack([vectors[r] for r in wanted]).astype(np.float32)
 
 
