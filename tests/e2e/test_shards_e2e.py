@@ -228,11 +228,6 @@ async def test_shard_processes_on_one_database_take_turns_through_it(
     assert len([r for r in fake.requests if r.method == "PUT" and r.path == COMMANDS]) == 1
 
 
-@pytest.mark.skip(
-    reason="needs uploads stored in the database (issue 21, helper 'shelf'): today /docs add "
-    "writes the file into the adding process's data folder, so process B, with its own, "
-    "finds no document of that server's and answers from the shared corpus"
-)
 async def test_a_document_added_through_one_process_is_quoted_by_the_other(
     fake: FakeDiscord, tmp_path: Path, database_url: str
 ) -> None:
@@ -267,8 +262,17 @@ async def test_a_document_added_through_one_process_is_quoted_by_the_other(
             lambda r: r.path == path and "Added" in str((r.body or {}).get("content"))
         )
         assert ("INTERACTION_CREATE", 0) in fake.deliveries
+        delivered = fake.deliveries.count(("INTERACTION_CREATE", 1))
         answer = await ask(fake, "How many steps did Amara Okafor climb every evening?")
         assert "212 steps" in answer
+        # The question went to shard 1, so process B quoted what process A was sent.
+        assert fake.deliveries.count(("INTERACTION_CREATE", 1)) == delivered + 1
+        # Another server (on shard 0, process A's) never sees it.
+        other = str(int(GUILD_ID) + (1 << 22))
+        elsewhere = await ask(
+            fake, "How many steps did Amara Okafor climb every evening?", guild_id=other
+        )
+        assert "212 steps" not in elsewhere
         assert not any(folder.joinpath("index").exists() for folder in folders)
         assert await first.stop() == 0, first.log()
         assert await second.stop() == 0, second.log()
