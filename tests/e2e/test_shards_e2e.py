@@ -93,6 +93,18 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         await discord.stop()
 
 
+async def start_worker(folder: Path, **extra: str) -> ShardProcess:
+    """Start `python -m bot worker`, which does /docs jobs and nothing else."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERBATIM_", "DISCORD_"))}
+    env.update(PYTHONPATH=str(ROOT), VERBATIM_DATA_DIR=str(folder), **extra)
+    output = folder / "worker.log"
+    with output.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "worker", cwd=folder, env=env, stdout=sink, stderr=sink
+        )
+    return ShardProcess("worker", process, output)
+
+
 async def stopped(*processes: ShardProcess) -> None:
     """Stop every process still running (a failed test must not leave one behind)."""
     for shard in processes:
@@ -232,15 +244,17 @@ async def test_a_document_added_through_one_process_is_quoted_by_the_other(
     fake: FakeDiscord, tmp_path: Path, database_url: str
 ) -> None:
     shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
-    folders = [tmp_path / "a", tmp_path / "b"]
+    folders = [tmp_path / "a", tmp_path / "b", tmp_path / "w"]
     for folder in folders:
         folder.mkdir()
     database = {
         "VERBATIM_DATABASE_URL": database_url,
         "VERBATIM_CORPUS_DIR": str(tmp_path / "corpus"),
     }
-    first = await start_shard(fake, folders[0], "a", "0", **database)
-    second = await start_shard(fake, folders[1], "b", "1", **database)
+    # The shard processes only answer; the worker, on a host of its own, does the indexing.
+    first = await start_shard(fake, folders[0], "a", "0", VERBATIM_JOBS_IN_BOT="false", **database)
+    second = await start_shard(fake, folders[1], "b", "1", VERBATIM_JOBS_IN_BOT="false", **database)
+    worker = await start_worker(folders[2], VERBATIM_JOBS_POLL_SECONDS="0.2", **database)
     try:
         await fake.wait_for_identify(0)
         await fake.wait_for_identify(1)
@@ -274,10 +288,13 @@ async def test_a_document_added_through_one_process_is_quoted_by_the_other(
         )
         assert "212 steps" not in elsewhere
         assert not any(folder.joinpath("index").exists() for folder in folders)
+        assert not any(folder.joinpath("guilds").exists() for folder in folders)
         assert await first.stop() == 0, first.log()
         assert await second.stop() == 0, second.log()
+        assert await worker.stop() == 0, worker.log()
+        assert "karvik" in worker.log().lower(), worker.log()
     finally:
-        await stopped(first, second)
+        await stopped(first, second, worker)
 
 
 async def test_an_event_that_cannot_be_read_resumes_its_own_shard(
