@@ -24,6 +24,7 @@ from index.settings import EngineSettings, load_settings
 from index.storage.factory import migrate_store
 from index.storage.transfer import copy_to_database
 from index.text.listing import capped_list
+from index.text.progress import ProgressUpdate
 
 # bm25s and faiss log routine detail at DEBUG/INFO on their own loggers.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -48,6 +49,7 @@ __all__ = [
     "ModelLoadError",
     "Picture",
     "Prepared",
+    "ProgressUpdate",
     "QuestionError",
     "Quote",
     "RelationGraph",

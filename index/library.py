@@ -9,7 +9,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +27,11 @@ from index.corpus.documents import (
 from index.corpus.ingest import Prepared
 from index.engine import Engine
 from index.errors import IndexWriteError, LibraryError, StorageError
-from index.retrieval.encoder import Encoder, Progress
+from index.retrieval.encoder import Encoder
 from index.settings import EngineSettings
 from index.storage.base import SyncReport
 from index.storage.factory import open_store
+from index.text.progress import ProgressListener
 
 log = logging.getLogger(__name__)
 AUDIT_LOG = "audit.jsonl"
@@ -77,9 +78,13 @@ class GuildEngine(Engine):
         # A server's documents change only through /docs, so an empty folder is the truth.
         super().__init__(settings, encoder, store=store, verifier=verifier, prune=True)
 
-    def load_documents(self, known: Mapping[str, Document] | None = None) -> Corpus:
+    def load_documents(
+        self,
+        known: Mapping[str, Document] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Corpus:
         """Read the server's folder and add the shared engine's documents, already parsed."""
-        own = super().load_documents(known)
+        own = super().load_documents(known, progress)
         if self.shared is None:
             return own
         shared = [item.document for item in self.shared.searcher.backend.documents]
@@ -300,7 +305,7 @@ class Library:
         *,
         added_by: str,
         source_url: str | None = None,
-        progress: Progress | None = None,
+        progress: ProgressListener | None = None,
     ) -> Added:
         """Store a prepared document in the server's folder and re-index; undo it on failure."""
         with self._changing(guild_id) as engine:
@@ -379,7 +384,7 @@ class Library:
             return entry
 
     def reindex(
-        self, guild_id: int, *, requested_by: str, progress: Progress | None = None
+        self, guild_id: int, *, requested_by: str, progress: ProgressListener | None = None
     ) -> SyncReport:
         """Re-read the server's folder and bring its index up to date."""
         with self._changing(guild_id) as engine:

@@ -10,10 +10,11 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from index.corpus.complaints import held_back, pdf_complaints
@@ -365,7 +366,16 @@ def _sidecar(path: Path, source: str) -> dict[str, str]:
 def document_id(relative: Path) -> str:
     """Return the stable id of a file from its path below the corpus folder."""
     stem = relative.with_suffix("").as_posix().lower()
-    return re.sub(r"[^a-z0-9/]+", "-", stem).strip("-/") or "document"
+    return _NOT_ID.sub("-", stem).strip("-/") or "document"
+
+
+def _id_of(source: str) -> str:
+    """Return document_id of a supported file's path below the corpus, without a Path."""
+    stem = os.path.splitext(source)[0].lower()
+    return _NOT_ID.sub("-", stem).strip("-/") or "document"
+
+
+_NOT_ID = re.compile(r"[^a-z0-9/]+")
 
 
 def _title_from_filename(path: Path) -> str:
@@ -401,60 +411,83 @@ def read_document(path: Path, doc_id: str, source: str) -> Document:
     )
 
 
-def _corpus_files(root: Path) -> tuple[list[Path], list[CorpusProblem]]:
+class _Listed(NamedTuple):
+    """A corpus file found by the scan: its path, its path below the corpus, its sidecar."""
+
+    path: str
+    source: str
+    # Whether a NAME.meta.json beside it was listed: a document without one costs no stat.
+    sidecar: bool
+
+
+def _corpus_files(root: Path) -> tuple[list[_Listed], list[CorpusProblem]]:
     """List supported files below root once each, refusing symlinks that leave it or loop."""
+    # One scandir a folder and no call per plain file: the entry's type comes with its name,
+    # and a plain file below the corpus is where its path says (41k files: 0.1 s, not 4 s).
     real_root = root.resolve()
-    listed: list[tuple[Path, Path]] = []
+    listed: list[tuple[str, bool, _Listed]] = []  # real path, is a link, the file
     problems: list[CorpusProblem] = []
-    pending = [root]
+    pending: list[tuple[str, str]] = [(str(root), "")]  # a folder, and its path below root + "/"
     while pending:
-        folder = pending.pop()
+        folder, prefix = pending.pop()
         try:
-            entries = sorted(folder.iterdir())
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as error:
-            problems.append(CorpusProblem(_relative(folder, root), f"unreadable folder ({error})"))
+            where = prefix.rstrip("/") or "."
+            problems.append(CorpusProblem(where, f"unreadable folder ({error})"))
             continue
+        names = {entry.name for entry in entries}
         for entry in entries:
-            relative = _relative(entry, root)
+            relative = prefix + entry.name
+            wanted = os.path.splitext(entry.name)[
+                1
+            ].lower() in SUPPORTED_SUFFIXES and not entry.name.startswith(".")
+            sidecar = os.path.splitext(entry.name)[0] + METADATA_SUFFIX in names
+            if not entry.is_symlink():
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, relative + "/"))
+                elif wanted and entry.is_file(follow_symlinks=False):
+                    real = os.path.join(real_root, relative)
+                    listed.append((real, False, _Listed(entry.path, relative, sidecar)))
+                continue
             try:
                 # strict: a loop or a dangling link raises instead of resolving to nowhere
-                real = entry.resolve(strict=True)
+                target = Path(entry.path).resolve(strict=True)
             except (OSError, RuntimeError):
                 problems.append(CorpusProblem(relative, "broken symlink or symlink loop; skipped"))
                 continue
-            if not real.is_relative_to(real_root):
+            if not target.is_relative_to(real_root):
                 problems.append(
                     CorpusProblem(relative, "symlink to outside the corpus folder; skipped")
                 )
                 continue
-            if real.is_dir():
-                if not entry.is_symlink():
-                    pending.append(entry)
-                elif folder.resolve().is_relative_to(real):
+            if target.is_dir():
+                if Path(folder).resolve().is_relative_to(target):
                     problems.append(CorpusProblem(relative, "symlink loop; skipped"))
                 else:
                     # Every folder inside the corpus is walked by its own path already.
-                    named = _relative(real, real_root)
+                    named = _relative(target, real_root)
                     log.info("%s is the same folder as %s, which is read instead", relative, named)
-            elif (
-                real.is_file()
-                and entry.suffix.lower() in SUPPORTED_SUFFIXES
-                and not entry.name.startswith(".")
-            ):
-                listed.append((entry, real))
-    return _once_each(listed, root), problems
+            elif wanted and target.is_file():
+                listed.append((str(target), True, _Listed(entry.path, relative, sidecar)))
+    return _once_each(listed), problems
 
 
-def _once_each(listed: list[tuple[Path, Path]], root: Path) -> list[Path]:
+def _parts(source: str) -> tuple[str, ...]:
+    """Sort key of a path below the corpus: part by part, as paths sort."""
+    return tuple(source.split("/"))
+
+
+def _once_each(listed: list[tuple[str, bool, _Listed]]) -> list[_Listed]:
     """Keep one path per real file: its own, else the first link to it; sorted."""
-    chosen: dict[Path, Path] = {}
+    chosen: dict[str, _Listed] = {}
     # The file's own path comes first, so that adding a link to a file renames nothing.
-    for entry, real in sorted(listed, key=lambda item: (item[0].is_symlink(), item[0])):
-        first = chosen.setdefault(real, entry)
-        if first != entry:
-            link, kept = _relative(entry, root), _relative(first, root)
-            log.info("%s is the same file as %s, which is read instead", link, kept)
-    return sorted(chosen.values())
+    for real, _, found in sorted(listed, key=lambda item: (item[1], _parts(item[2].source))):
+        first = chosen.setdefault(real, found)
+        if first is not found:
+            log.info("%s is the same file as %s, which is read instead", found.source, first.source)
+    return sorted(chosen.values(), key=lambda found: _parts(found.source))
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -465,12 +498,17 @@ def _relative(path: Path, root: Path) -> str:
 READER_VERSION = "r2"
 
 
-def file_signature(path: Path) -> str:
+def file_signature(path: str | Path, *, sidecar: bool = True) -> str:
     """Return what changes whenever a file or its sidecar does: size, mtime and inode."""
+    # `sidecar=False`: the folder's listing had no sidecar, so there is none to stat.
     parts = [READER_VERSION]
-    for candidate in (path, path.with_name(path.stem + METADATA_SUFFIX)):
+    folder, name = os.path.split(path)
+    beside = os.path.join(folder, os.path.splitext(name)[0] + METADATA_SUFFIX)
+    for candidate in (os.fspath(path), beside if sidecar else None):
         try:
-            stat = candidate.stat()
+            if candidate is None:
+                raise FileNotFoundError
+            stat = os.stat(candidate)
         except FileNotFoundError:
             parts.append("-")
             continue
@@ -478,32 +516,39 @@ def file_signature(path: Path) -> str:
     return "|".join(parts)
 
 
-def load_corpus(folder: Path, known: Mapping[str, Document] | None = None) -> Corpus:
+def load_corpus(
+    folder: Path,
+    known: Mapping[str, Document] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Corpus:
     """Read every supported file below a folder, sorted, skipping (and reporting) broken ones.
 
     `known` maps a file's path below the folder to the document read from it before; a file
     whose signature is unchanged is taken from there instead of being read again.
+    `progress` is told (files done, files in all) before each file and at the end.
     """
     if not folder.is_dir():
         return Corpus([], [CorpusProblem(str(folder), "corpus folder does not exist")])
     documents: list[Document] = []
     used: set[str] = set()
     files, problems = _corpus_files(folder)
-    for path in files:
-        relative = path.relative_to(folder)
-        doc_id = document_id(relative)
+    for done, (path, source, sidecar) in enumerate(files):
+        if progress is not None:
+            progress(done, len(files))
+        doc_id = _id_of(source)
         if doc_id in used:  # a.txt beside a.md: keep ids unique and stable
-            doc_id = f"{doc_id}-{path.suffix.lstrip('.').lower()}"
-        source = relative.as_posix()
+            doc_id = f"{doc_id}-{os.path.splitext(source)[1].lstrip('.').lower()}"
         try:
-            signature = file_signature(path)
+            signature = file_signature(path, sidecar=sidecar)
             before = known.get(source) if known else None
             if before is not None and before.signature == signature and before.doc_id == doc_id:
                 documents.append(before)
             else:
-                read = read_document(path, doc_id, source)
+                read = read_document(Path(path), doc_id, source)
                 documents.append(replace(read, signature=signature))
             used.add(doc_id)
         except (OSError, ValueError) as error:
             problems.append(CorpusProblem(source, str(error)))
+    if progress is not None:
+        progress(len(files), len(files))
     return Corpus(documents, problems)

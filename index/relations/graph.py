@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from index.corpus.documents import Document
 from index.relations.patterns import SPACY_MODEL, Extraction, RawLink, extract_document
 from index.relations.people import PERSON, UNNAMED, Entity, Span, is_title
+from index.text.progress import Progress
 from index.text.windows import Sentence
 
 EXTRACTOR_VERSION = 1
@@ -237,9 +238,13 @@ def sync_relations(
     with contextlib.suppress(OSError):  # unwritable: extract anyway, cache nothing
         (folder / FOLDER).mkdir(parents=True, exist_ok=True)
     extractions = []
-    for document in documents:
+    progress: Progress | None = None
+    for position, document in enumerate(documents):
         path = _cache_path(folder, document)
         extraction = _read_cached(path, document)
+        if extraction is None and progress is None:
+            # Counted from the first document not cached: an unchanged corpus says nothing.
+            progress = Progress("Relations", len(documents) - position, "documents")
         if extraction is None:
             try:
                 extraction = extract_document(document, (sentences or {}).get(document.doc_id))
@@ -255,6 +260,10 @@ def sync_relations(
                 except OSError as error:  # a full disk loses the cache, never the index
                     log.warning("Cannot cache relations of %s: %s", document.doc_id, error)
         extractions.append((document, extraction))
+        if progress is not None:
+            progress.advance(1)
+    if progress is not None:
+        progress.finish()
     wanted = {_cache_path(folder, document).name for document in documents}
     for stale in (folder / FOLDER).glob("*.json") if (folder / FOLDER).is_dir() else []:
         if stale.name not in wanted:

@@ -97,13 +97,20 @@ def _split_in_worker(
             meanwhile()
         split: list[list[Sentence]] = []
         for batch in _batches(documents):
-            try:
-                replies: list[list[Sentence]] = pickle.load(worker.stdout)
-            except (EOFError, pickle.UnpicklingError) as error:
-                raise WorkerFailed(f"the worker stopped ({error or 'no reply'})") from None
-            split.extend(replies)
+            reported = 0  # characters of this batch the worker has said it split
+            while True:
+                try:
+                    kind, reply = pickle.load(worker.stdout)
+                except (EOFError, pickle.UnpicklingError, TypeError, ValueError) as error:
+                    raise WorkerFailed(f"the worker stopped ({error or 'no reply'})") from None
+                if kind != "progress":
+                    break
+                reported += reply
+                if progress is not None:
+                    progress.advance(reply)
+            split.extend(reply)
             if progress is not None:
-                progress.advance(sum(characters(d) for d in batch))
+                progress.advance(sum(characters(d) for d in batch) - reported)
         return split
     finally:
         worker.kill()  # done, or abandoned after a failure: nothing more is split in vain

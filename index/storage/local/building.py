@@ -6,10 +6,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
-
 from index.corpus.documents import Document
-from index.retrieval.encoder import Encoder, Vectors
+from index.retrieval.encoder import Encoder, Vectors, embed_in_steps
 from index.storage.local.bm25 import KeywordBuilder, KeywordIndex, TermWeights
 from index.storage.local.dense import DenseBuilder, DenseKind
 from index.text.analyser import window_terms
@@ -72,9 +70,7 @@ def stream_vectors(
 
     def embed() -> Iterator[Vectors]:
         for start in range(0, len(pending), EMBED_SLICE):
-            vectors = encoder.encode(pending[start : start + EMBED_SLICE])
-            progress.advance(len(vectors))
-            yield np.asarray(vectors, dtype=np.float32)
+            yield embed_in_steps(encoder, pending[start : start + EMBED_SLICE], progress)
         pending.clear()
 
     for source in sources:

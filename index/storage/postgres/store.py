@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 from index.corpus.documents import Document
 from index.errors import IndexWriteError
 from index.results import SourceInfo
-from index.retrieval.encoder import Encoder, Vectors
+from index.retrieval.encoder import Encoder, Vectors, embed_in_steps
 from index.storage.base import IndexedDocument, Store, StoreView, SyncReport
 from index.storage.plan import SyncPlan, plan_sync
 from index.storage.postgres.schema import hnsw_index
@@ -249,7 +249,7 @@ class PostgresStore(Store):
             windows = window_spans(sentences, self.params.window)
             texts = unit_texts(document, windows, self.params)
             parts = [
-                encoder.encode(texts[i : i + EMBED_SLICE])
+                embed_in_steps(encoder, texts[i : i + EMBED_SLICE], embedding)
                 for i in range(0, len(texts), EMBED_SLICE)
             ]
             vectors = (
@@ -257,7 +257,6 @@ class PostgresStore(Store):
                 if parts
                 else np.zeros((0, encoder.dimension), dtype=np.float32)
             )
-            embedding.advance(len(texts))
             own, units = window_terms(document, sentences, self.params)
             prepared.append(Prepared(document, sentences, windows, vectors, units, own))
         embedding.finish()
