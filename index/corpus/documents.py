@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from index.corpus.complaints import held_back, pdf_complaints
@@ -371,8 +370,9 @@ def document_id(relative: Path) -> str:
 
 def _id_of(source: str) -> str:
     """Return document_id of a supported file's path below the corpus, without a Path."""
-    stem = os.path.splitext(source)[0].lower()
-    return _NOT_ID.sub("-", stem).strip("-/") or "document"
+    folder, _, name = source.rpartition("/")
+    stem = f"{folder}/{_split_name(name)[0]}" if folder else _split_name(name)[0]
+    return _NOT_ID.sub("-", stem.lower()).strip("-/") or "document"
 
 
 _NOT_ID = re.compile(r"[^a-z0-9/]+")
@@ -411,46 +411,51 @@ def read_document(path: Path, doc_id: str, source: str) -> Document:
     )
 
 
-class _Listed(NamedTuple):
-    """A corpus file found by the scan: its path, its path below the corpus, its sidecar."""
+# A corpus file found by the scan: its path, its path below the corpus, and the path of the
+# NAME.meta.json beside it if its folder listed one (None: no sidecar, and no stat for it).
+# A plain tuple: 41k of them are made at each start.
+_Listed = tuple[str, str, str | None]
 
-    path: str
-    source: str
-    # Whether a NAME.meta.json beside it was listed: a document without one costs no stat.
-    sidecar: bool
+
+def _split_name(name: str) -> tuple[str, str]:
+    """Return a file name's stem and lower-case suffix, as os.path.splitext would."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem.strip("."):
+        return name, ""
+    return stem, "." + suffix.lower()
 
 
 def _corpus_files(root: Path) -> tuple[list[_Listed], list[CorpusProblem]]:
     """List supported files below root once each, refusing symlinks that leave it or loop."""
-    # One scandir a folder and no call per plain file: the entry's type comes with its name,
-    # and a plain file below the corpus is where its path says (41k files: 0.1 s, not 4 s).
-    real_root = root.resolve()
-    listed: list[tuple[str, bool, _Listed]] = []  # real path, is a link, the file
+    # One scandir a folder and no system call per plain file: the entry's type comes with its
+    # name, and a plain file below the corpus is where its path says it is.
+    real_root = str(root.resolve())
+    plain: list[_Listed] = []
+    linked: list[tuple[str, _Listed]] = []  # a link's target, and the link
     problems: list[CorpusProblem] = []
     pending: list[tuple[str, str]] = [(str(root), "")]  # a folder, and its path below root + "/"
     while pending:
         folder, prefix = pending.pop()
         try:
             with os.scandir(folder) as scan:
-                entries = sorted(scan, key=lambda entry: entry.name)
+                entries = list(scan)
+            entries.sort(key=_name)
         except OSError as error:
             where = prefix.rstrip("/") or "."
             problems.append(CorpusProblem(where, f"unreadable folder ({error})"))
             continue
         names = {entry.name for entry in entries}
         for entry in entries:
-            relative = prefix + entry.name
-            wanted = os.path.splitext(entry.name)[
-                1
-            ].lower() in SUPPORTED_SUFFIXES and not entry.name.startswith(".")
-            sidecar = os.path.splitext(entry.name)[0] + METADATA_SUFFIX in names
+            name = entry.name
+            # endswith first: most names (sidecars, other files) are settled without a split.
+            wanted = name.lower().endswith(SUPPORTED_SUFFIXES) and not name.startswith(".")
             if not entry.is_symlink():
                 if entry.is_dir(follow_symlinks=False):
-                    pending.append((entry.path, relative + "/"))
+                    pending.append((entry.path, prefix + name + "/"))
                 elif wanted and entry.is_file(follow_symlinks=False):
-                    real = os.path.join(real_root, relative)
-                    listed.append((real, False, _Listed(entry.path, relative, sidecar)))
+                    plain.append(_listing(entry.path, prefix + name, folder, names))
                 continue
+            relative = prefix + name
             try:
                 # strict: a loop or a dangling link raises instead of resolving to nowhere
                 target = Path(entry.path).resolve(strict=True)
@@ -467,44 +472,65 @@ def _corpus_files(root: Path) -> tuple[list[_Listed], list[CorpusProblem]]:
                     problems.append(CorpusProblem(relative, "symlink loop; skipped"))
                 else:
                     # Every folder inside the corpus is walked by its own path already.
-                    named = _relative(target, real_root)
+                    named = _relative(target, Path(real_root))
                     log.info("%s is the same folder as %s, which is read instead", relative, named)
             elif wanted and target.is_file():
-                listed.append((str(target), True, _Listed(entry.path, relative, sidecar)))
-    return _once_each(listed), problems
+                linked.append((str(target), _listing(entry.path, relative, folder, names)))
+    return _once_each(plain, linked, real_root), problems
 
 
-def _parts(source: str) -> tuple[str, ...]:
-    """Sort key of a path below the corpus: part by part, as paths sort."""
-    return tuple(source.split("/"))
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
-def _once_each(listed: list[tuple[str, bool, _Listed]]) -> list[_Listed]:
+def _listing(path: str, relative: str, folder: str, names: set[str]) -> _Listed:
+    """Return a found file, with the path of its sidecar if its folder holds one."""
+    sidecar = _split_name(relative.rpartition("/")[2])[0] + METADATA_SUFFIX
+    return (path, relative, f"{folder}/{sidecar}" if sidecar in names else None)
+
+
+def _path_order(found: _Listed) -> str:
+    """Sort key of a path below the corpus that orders it part by part, as paths sort."""
+    # With "/" as NUL (in no file name), comparing the strings compares the parts in turn.
+    return found[1].replace("/", "\0")
+
+
+def _once_each(
+    plain: list[_Listed], linked: list[tuple[str, _Listed]], real_root: str
+) -> list[_Listed]:
     """Keep one path per real file: its own, else the first link to it; sorted."""
-    chosen: dict[str, _Listed] = {}
-    # The file's own path comes first, so that adding a link to a file renames nothing.
-    for real, _, found in sorted(listed, key=lambda item: (item[1], _parts(item[2].source))):
+    if not linked:
+        return sorted(plain, key=_path_order)  # no links: each path is a file of its own
+    # A plain file below the corpus is its own real path; it comes before any link to it, so
+    # that adding a link to a file renames nothing.
+    chosen: dict[str, _Listed] = {f"{real_root}/{found[1]}": found for found in plain}
+    for real, found in sorted(linked, key=lambda item: _path_order(item[1])):
         first = chosen.setdefault(real, found)
         if first is not found:
-            log.info("%s is the same file as %s, which is read instead", found.source, first.source)
-    return sorted(chosen.values(), key=lambda found: _parts(found.source))
+            log.info("%s is the same file as %s, which is read instead", found[1], first[1])
+    return sorted(chosen.values(), key=_path_order)
 
 
 def _relative(path: Path, root: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
+# Files read between reports to `progress`: a call per file would cost more than the check.
+PROGRESS_FILES = 64
 # Part of every signature: a release that reads files differently re-reads them all once.
 READER_VERSION = "r2"
 
 
-def file_signature(path: str | Path, *, sidecar: bool = True) -> str:
+def file_signature(path: str | Path) -> str:
     """Return what changes whenever a file or its sidecar does: size, mtime and inode."""
-    # `sidecar=False`: the folder's listing had no sidecar, so there is none to stat.
-    parts = [READER_VERSION]
     folder, name = os.path.split(path)
-    beside = os.path.join(folder, os.path.splitext(name)[0] + METADATA_SUFFIX)
-    for candidate in (os.fspath(path), beside if sidecar else None):
+    return _signature(os.fspath(path), os.path.join(folder, _split_name(name)[0] + METADATA_SUFFIX))
+
+
+def _signature(path: str, sidecar: str | None) -> str:
+    """Return file_signature of a file whose sidecar is `sidecar` (None: there is none)."""
+    parts = [READER_VERSION]
+    for candidate in (path, sidecar):
         try:
             if candidate is None:
                 raise FileNotFoundError
@@ -533,13 +559,13 @@ def load_corpus(
     used: set[str] = set()
     files, problems = _corpus_files(folder)
     for done, (path, source, sidecar) in enumerate(files):
-        if progress is not None:
+        if progress is not None and not done % PROGRESS_FILES:
             progress(done, len(files))
         doc_id = _id_of(source)
         if doc_id in used:  # a.txt beside a.md: keep ids unique and stable
-            doc_id = f"{doc_id}-{os.path.splitext(source)[1].lstrip('.').lower()}"
+            doc_id = f"{doc_id}-{_split_name(source)[1].lstrip('.')}"
         try:
-            signature = file_signature(path, sidecar=sidecar)
+            signature = _signature(path, sidecar)
             before = known.get(source) if known else None
             if before is not None and before.signature == signature and before.doc_id == doc_id:
                 documents.append(before)

@@ -150,3 +150,12 @@ def test_the_worker_reports_its_progress_within_a_large_document(
         end - start for start, end in document.paragraphs
     )
     assert messages[-1][1] == [split_sentences(document, DEFAULT_PARAMS)]
+
+
+@pytest.mark.parametrize(
+    "source", ["a.txt", "Notes/My File.MD", "x/y.z/a.b.html", "deep/er/Report 2024.pdf", "n.htm"]
+)
+def test_the_scan_names_documents_as_document_id_does(source: str) -> None:
+    from index.corpus.documents import _id_of, document_id
+
+    assert _id_of(source) == document_id(Path(source))
