@@ -1,16 +1,19 @@
 """Compare embedding in float32 and bfloat16 in one run: build rate and SQuAD retrieval.
 
-usage: python -m bench.precision [--questions 300]
+usage: python -m bench.precision [--questions 300] [--passages 0] [--no-verifier]
 
 Indexes the 2067 SQuAD v1.1 dev passages twice, once per precision (VERBATIM_EMBEDDING_PRECISION),
 each into an index of its own, and ranks the same seeded sample of answerable questions with
 each: dense alone, the hybrid and the engine (hybrid + verifier). bfloat16 must stay within
-0.005 of float32 on R@1 and R@5, and is only worth having where it builds faster.
+0.005 of float32 on R@1 and R@5, and is only worth having where it builds faster. On a busy
+machine, --passages N indexes a seeded sample of N passages and asks only their questions,
+and --no-verifier leaves the engine's row out (precision changes only the embedding).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +24,7 @@ from bench.squad_corpus import SHARED_EVAL, answerable_questions, read_jsonl, wr
 from index import Engine, EngineSettings
 from index.retrieval.encoder import SentenceEncoder
 
-COMPARED = ("dense only", "hybrid, no verifier", "engine (hybrid + verifier rerank)")
+COMPARED = ["dense only", "hybrid, no verifier", "engine (hybrid + verifier rerank)"]
 
 
 def measure(
@@ -32,7 +35,9 @@ def measure(
     shutil.rmtree(index, ignore_errors=True)
     encoder = SentenceEncoder(precision=precision)
     started = time.perf_counter()
-    engine = Engine.open(EngineSettings(corpus_dir=corpus, index_dir=index), encoder=encoder)
+    verifier = "bundled" if "engine (hybrid + verifier rerank)" in COMPARED else "off"
+    settings = EngineSettings(corpus_dir=corpus, index_dir=index, verifier=verifier)
+    engine = Engine.open(settings, encoder=encoder)
     seconds = time.perf_counter() - started
     engine.graph  # noqa: B018  # relations are read in the background: let them finish first
     saved = dict(MODES)
@@ -50,10 +55,22 @@ def main() -> None:
     """Measure both precisions and print the comparison as Markdown."""
     parser = argparse.ArgumentParser(prog="python -m bench.precision", description=__doc__)
     parser.add_argument("--questions", type=int, default=300, help="seeded sample (0: all)")
+    parser.add_argument("--passages", type=int, default=0, help="seeded sample (0: all 2067)")
+    parser.add_argument("--no-verifier", action="store_true", help="leave the engine row out")
     args = parser.parse_args()
-    questions = answerable_questions(args.questions)
+    if args.no_verifier:
+        COMPARED.remove("engine (hybrid + verifier rerank)")
+    passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
+    questions = answerable_questions()
     corpus = CACHE / "squad" / "corpus"
-    ids = write_corpus(read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl"), corpus)
+    if args.passages:
+        passages = random.Random(3).sample(passages, args.passages)
+        kept = {p["pid"] for p in passages}
+        questions = [q for q in questions if q["pid"] in kept]
+        corpus = CACHE / "precision" / f"corpus-{args.passages}"
+    if args.questions and args.questions < len(questions):
+        questions = random.Random(1).sample(questions, args.questions)
+    ids = write_corpus(passages, corpus)
     results = {p: measure(p, corpus, ids, questions) for p in ("float32", "bfloat16")}
     print(
         f"{len(questions)} answerable SQuAD questions over {results['float32']['windows']} windows"

@@ -159,3 +159,36 @@ def test_the_scan_names_documents_as_document_id_does(source: str) -> None:
     from index.corpus.documents import _id_of, document_id
 
     assert _id_of(source) == document_id(Path(source))
+
+
+def test_vectors_stream_in_row_order_with_texts_made_a_slice_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from index.storage.local import building
+    from index.text.windows import unit_texts, window_spans
+
+    monkeypatch.setattr(building, "EMBED_SLICE", 4)
+    made: list[int] = []
+    real_texts = building.VectorSource.texts
+
+    def texts(self: building.VectorSource, start: int, stop: int) -> list[str]:
+        made.append(len(self.windows[start:stop]))
+        return real_texts(self, start, stop)
+
+    monkeypatch.setattr(building.VectorSource, "texts", texts)
+    bodies = ["One. Two. Three. Four. Five. Six. Seven.", "Eight. Nine.", "Ten. Eleven. Twelve."]
+    sources, expected = [], []
+    stored = HashingEncoder().encode(["kept row"])
+    for number, body in enumerate(bodies):
+        document = Document(f"d{number}", f"D{number}", body, "x", paragraph_spans(body))
+        windows = window_spans(split_sentences(document), DEFAULT_PARAMS.window)
+        sources.append(
+            building.VectorSource(document=document, windows=windows, params=DEFAULT_PARAMS)
+        )
+        expected.append(HashingEncoder().encode(unit_texts(document, windows, DEFAULT_PARAMS)))
+        if number == 0:
+            sources.append(building.VectorSource(stored=lambda: stored))
+            expected.append(stored)
+    streamed = np.vstack(list(building.stream_vectors(sources, HashingEncoder(), logging.DEBUG)))
+    assert np.array_equal(streamed, np.vstack(expected))
+    assert max(made) <= 4  # never a document's texts all at once
