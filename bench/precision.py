@@ -72,8 +72,9 @@ def main() -> None:
         questions = random.Random(1).sample(questions, args.questions)
     ids = write_corpus(passages, corpus)
     results = {p: measure(p, corpus, ids, questions) for p in ("float32", "bfloat16")}
+    windows = results["float32"]["windows"]
     print(
-        f"{len(questions)} answerable SQuAD questions over {results['float32']['windows']} windows"
+        f"{len(questions)} answerable SQuAD questions, {len(passages)} passages, {windows} windows"
     )
     print(
         "| precision | build (windows/s) | " + " | ".join(f"{m} R@1 / R@5" for m in COMPARED) + " |"
