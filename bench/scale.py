@@ -1,9 +1,12 @@
 """Measure the engine's own cost as the corpus grows: index, re-open, ask, memory.
 
-usage: python -m bench.scale [--copies 1 5 20 80] [--questions 300] [--write docs/benchmarks.md]
+usage: python -m bench.scale [--copies 1 5 20 80] [--questions 300] [--per-passage]
+                             [--write docs/benchmarks.md]
 
 The corpus is N copies of the 2067 SQuAD v1.1 dev passages, one document per article and
-copy (48 x N files; each copy's title carries its number, so no two copies embed alike).
+copy (48 x N files; each copy's title carries its number, so no two copies embed alike), or
+with --per-passage one document per passage and copy (2067 x N small files: 20 copies are
+41,340 documents, what opening many files costs).
 Vectors come from the tests' hashing encoder at 384 dimensions (MiniLM's size), so the
 figures are the engine's cost alone: the real model adds about 10-20 ms a question and
 embeds 60-110 windows a second. Each phase runs in a fresh process, so each peak RSS is
@@ -48,6 +51,23 @@ def write_copies(copies: int, folder: Path) -> int:
             if not path.exists():
                 path.write_text("\n\n".join(texts) + "\n", encoding="utf-8")
                 meta = {"title": f"{title.replace('_', ' ')} {copy}"}
+                (folder / f"{stem}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            written += 1
+    return written
+
+
+def write_passages(copies: int, folder: Path) -> int:
+    """Write `copies` copies of the SQuAD dev passages, one file (and title sidecar) each."""
+    passages = read_jsonl(SHARED_EVAL / "squad" / "passages.jsonl")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for copy in range(copies):
+        for passage in passages:
+            stem = f"{passage['pid'].lower().replace('_', '-')}-{copy}"
+            path = folder / f"{stem}.txt"
+            if not path.exists():
+                path.write_text(passage["text"] + "\n", encoding="utf-8")
+                meta = {"title": f"{passage['title'].replace('_', ' ')} {copy}"}
                 (folder / f"{stem}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
             written += 1
     return written
@@ -134,14 +154,14 @@ def run_phase(name: str, folder: Path, questions: int) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """Format the results as a Markdown table."""
     lines = [
-        "| copies | windows | dense index | ask p50 / p95 (engine only) | re-open "
+        "| copies | documents | windows | dense index | ask p50 / p95 (engine only) | re-open "
         "| full corpus read | index time (answering after) | peak RSS serving "
         "| peak RSS indexing |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         lines.append(
-            f"| {row['copies']} | {row['windows']:,} | {row['dense']} "
+            f"| {row['copies']} | {row['documents']:,} | {row['windows']:,} | {row['dense']} "
             f"| {row['ask_p50_ms']:.1f} / {row['ask_p95_ms']:.1f} ms "
             f"| {row['reopen_seconds']:.2f} s | {row['corpus_scan_seconds']:.2f} s "
             f"| {row['index_seconds']:.0f} s ({row['ready_seconds']:.0f} s) "
@@ -169,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 5, 20, 80])
     parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument(
+        "--per-passage", action="store_true", help="one document per passage, not per article"
+    )
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--write", type=Path, help="put the table into this Markdown file")
     parser.add_argument("--keep", action="store_true", help="keep the corpora and indexes")
@@ -183,9 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     rows = []
     for copies in args.copies:
-        folder = args.work / f"copies-{copies}"
-        write_copies(copies, folder / "corpus")
-        row = {"copies": copies, **run_phase("index", folder, args.questions)}
+        kind = "passages" if args.per_passage else "copies"
+        folder = args.work / f"{kind}-{copies}"
+        documents = (write_passages if args.per_passage else write_copies)(
+            copies, folder / "corpus"
+        )
+        row = {"copies": copies, "documents": documents}
+        row.update(run_phase("index", folder, args.questions))
         row.update(run_phase("serve", folder, args.questions))
         rows.append(row)
         print("\n".join(table([row])[2:]), flush=True)
@@ -193,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
     minutes = (time.perf_counter() - began) / 60
     lines = [
-        f"Scale (`python -m bench.scale --copies {' '.join(map(str, args.copies))}`, "
+        f"Scale (`python -m bench.scale --copies {' '.join(map(str, args.copies))}"
+        f"{' --per-passage' if args.per_passage else ''}`, "
         f"{args.questions} SQuAD questions a size, hashing encoder at {DIMENSION} dims, "
         f"{os.cpu_count()} cores; the whole run took {minutes:.0f} min):",
         "",

@@ -29,6 +29,7 @@ from index.storage.jobs import Job, JobQueue
 from index.storage.transfer import copy_to_database
 from index.storage.turns import Turn, Turns
 from index.text.listing import capped_list
+from index.text.progress import ProgressUpdate
 
 # bm25s and faiss log routine detail at DEBUG/INFO on their own loggers.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -57,6 +58,7 @@ __all__ = [
     "ModelLoadError",
     "Picture",
     "Prepared",
+    "ProgressUpdate",
     "QuestionError",
     "Quote",
     "RelationGraph",

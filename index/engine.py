@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from index.answering.judging import closest_quotes, reranked, verified_quotes, verify
@@ -19,12 +19,13 @@ from index.errors import ConfigError, QuestionError
 from index.relations.graph import RelationGraph, Relations, query_relations, sync_relations
 from index.relations.questions import asks_who_spoke, no_link_note, relations_for_question
 from index.results import Answer, Passage, SourceInfo, Summary
-from index.retrieval.encoder import Encoder, Progress, ProgressEncoder, SentenceEncoder
+from index.retrieval.encoder import Encoder, SentenceEncoder, precise_model_id
 from index.retrieval.fusion import HybridSearcher
 from index.settings import EngineSettings, load_settings
 from index.storage.base import Store, StoreView, SyncReport, TextCache
 from index.storage.factory import open_store
 from index.text.listing import capped_list
+from index.text.progress import ProgressListener, Tracker, reporting_to
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,19 @@ class _RelationsSource:
                 sentences = {item.document.doc_id: item.sentences for item in items}
                 self._graph, _ = sync_relations(self.cache, documents, sentences)
             return self._graph
+
+
+def _precision_for(settings: EngineSettings) -> str:
+    """Return the precision to embed in: "auto" keeps the stored vectors' own, if any."""
+    # Moving an index built in float32 to bfloat16 would embed every document again: "auto"
+    # picks the CPU's best only for a new index, and a set precision is obeyed (re-embedding).
+    if settings.embedding_precision != "auto":
+        return settings.embedding_precision
+    recorded = open_store(settings, settings.model).recorded_model()
+    for precision in ("float32", "bfloat16"):
+        if recorded == precise_model_id(settings.model, precision):
+            return precision
+    return "auto"
 
 
 class Engine:
@@ -105,7 +119,11 @@ class Engine:
         # `must_save` (the `index` command) it raises IndexWriteError instead.
         settings = settings or load_settings(EngineSettings)
         # The model loads on first use, so an up-to-date index opens without it.
-        encoder = encoder or SentenceEncoder(settings.model, batch_size=settings.batch_size)
+        encoder = encoder or SentenceEncoder(
+            settings.model,
+            batch_size=settings.batch_size,
+            precision=_precision_for(settings),
+        )
         verifier = verifier or load_verifier(settings.verifier, settings.verifier_precision)
         return cls(
             settings,
@@ -117,7 +135,11 @@ class Engine:
             sync=sync,
         )
 
-    def load_documents(self, known: Mapping[str, Document] | None = None) -> Corpus:
+    def load_documents(
+        self,
+        known: Mapping[str, Document] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Corpus:
         """Read the documents to index (a subclass may add another folder's)."""
         folder = self.settings.corpus_dir
         if not folder.is_dir():
@@ -127,7 +149,7 @@ class Engine:
                 f"VERBATIM_CORPUS_DIR: the corpus folder {folder} {what}. "
                 "Set VERBATIM_CORPUS_DIR (or VERBATIM_DATA_DIR) to the folder of your documents."
             )
-        return load_corpus(folder, known)
+        return load_corpus(folder, known, progress)
 
     def reusable(self, stored: StoreView) -> dict[str, Document]:
         """Return the stored documents by source, for the corpus reader to take unread."""
@@ -145,16 +167,25 @@ class Engine:
         show_progress: bool = False,
         prune: bool = False,
         must_save: bool = False,
-        progress: Progress | None = None,
+        progress: ProgressListener | None = None,
     ) -> SyncReport:
         """Re-read the corpus folder and update the index for what changed."""
+        # `progress` hears every phase (reading, splitting, embedding, keywords) as it goes.
+        with reporting_to(progress):
+            return self._reindex(show_progress=show_progress, prune=prune, must_save=must_save)
+
+    def _reindex(self, *, show_progress: bool, prune: bool, must_save: bool) -> SyncReport:
         if show_progress:
             log.info("Reading the corpus in %s", self.settings.corpus_dir)
         started = time.perf_counter()
         # Files unchanged since the stored index read them are taken from it, unread: a start
         # on an unchanged corpus then costs a stat per file.
         stored = self._stored()
-        corpus = self.load_documents(self.reusable(stored) if stored else {})
+        level = logging.INFO if show_progress else logging.DEBUG
+        corpus = self.load_documents(
+            self.reusable(stored) if stored else {},
+            Tracker("Reading documents", "files", level=level),
+        )
         for problem in corpus.problems:
             log.warning("Skipping %s: %s", problem.path, problem.reason)
         log.log(
@@ -164,10 +195,9 @@ class Engine:
             len(corpus.problems),
             time.perf_counter() - started,
         )
-        encoder = ProgressEncoder(self.encoder, progress) if progress else self.encoder
         view, report = self.store.sync(
             corpus.documents,
-            encoder,
+            self.encoder,
             prune=prune,
             show_progress=show_progress,
             must_save=must_save,

@@ -13,8 +13,8 @@ from typing import Any
 from index.corpus.ingest import Prepared
 from index.errors import ConfigError, IngestError
 from index.library import Library
-from index.retrieval.encoder import Progress
 from index.storage.jobs import ClaimedJob, Job, JobQueue
+from index.text.progress import ProgressListener, ProgressUpdate
 
 log = logging.getLogger(__name__)
 # Seconds between progress writes to a job's row (each is an UPDATE; the reply edits once a second).
@@ -86,20 +86,26 @@ class ClaimLost(Exception):
 
 
 class _ProgressWriter:
-    """Write (done, total) to the job's row, at most every PROGRESS_EVERY seconds."""
+    """Write each phase's progress to the job's row, at most every PROGRESS_EVERY seconds."""
 
-    def __init__(self, claim: ClaimedJob, phase: str) -> None:
-        self.claim, self.phase = claim, phase
+    def __init__(self, claim: ClaimedJob) -> None:
+        self.claim = claim
         self._last = 0.0
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, update: ProgressUpdate) -> None:
         if self.claim.lost:
             raise ClaimLost(f"job {self.claim.job.id} is no longer this worker's")
         now = time.monotonic()
-        # The first and the last numbers always go out: they say it started and it finished.
-        if done in (0, total) or now - self._last >= PROGRESS_EVERY:
+        # A phase's first and last numbers always go out: they say it started and finished.
+        if (
+            update.done in (0, update.total)
+            or update.finished
+            or now - self._last >= PROGRESS_EVERY
+        ):
             self._last = now
-            self.claim.progress(self.phase, done, total)
+            # "Embedding", "Splitting sentences": the row names the phase by its first word.
+            phase = update.phase.split()[0].lower()
+            self.claim.progress(phase, update.done, update.total, update.describe())
 
 
 class JobRunner:
@@ -164,7 +170,7 @@ class JobRunner:
         job = claim.job
         guild_id = int(job.tenant)
         payload = job.payload
-        progress = _ProgressWriter(claim, "embedding")
+        progress = _ProgressWriter(claim)
         if job.kind == "add":
             return self._add(job, guild_id, payload, progress)
         if job.kind == "remove":
@@ -180,7 +186,7 @@ class JobRunner:
         }
 
     def _add(
-        self, job: Job, guild_id: int, payload: Mapping[str, Any], progress: Progress
+        self, job: Job, guild_id: int, payload: Mapping[str, Any], progress: ProgressListener
     ) -> Mapping[str, Any]:
         """Add the job's document, or, on a redo, finish what an interrupted add began."""
         if job.data is None:
@@ -232,7 +238,7 @@ class JobRunner:
         }
 
     def _remove(
-        self, job: Job, guild_id: int, payload: Mapping[str, Any], progress: Progress
+        self, job: Job, guild_id: int, payload: Mapping[str, Any], progress: ProgressListener
     ) -> Mapping[str, Any]:
         """Remove the job's document, or, on a redo, finish what an interrupted removal began."""
         doc_id = str(payload["doc_id"])

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +18,12 @@ from index.corpus.ingest import Prepared
 from index.engine import Engine
 from index.errors import IndexWriteError, LibraryError, StorageError
 from index.results import Answer
-from index.retrieval.encoder import Encoder, Progress
+from index.retrieval.encoder import Encoder
 from index.settings import EngineSettings
 from index.storage.base import StoreView, SyncReport
 from index.storage.factory import SHARED_TENANT, open_shelf, open_store, open_votes
 from index.storage.shelf import FEEDBACK_MAX_BYTES, LibraryEntry, Shelf, Upload, timestamp
+from index.text.progress import ProgressListener
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,11 @@ class GuildEngine(Engine):
             if (entry.document, entry.source) not in shared
         }
 
-    def load_documents(self, known: Mapping[str, Document] | None = None) -> Corpus:
+    def load_documents(
+        self,
+        known: Mapping[str, Document] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Corpus:
         """Read the server's shelf and, for a local index, add the shared engine's documents."""
         own = self.shelf.documents(known)
         if self.shared is None or self.store.shows_shared:
@@ -252,7 +257,7 @@ class Library:
         *,
         added_by: str,
         source_url: str | None = None,
-        progress: Progress | None = None,
+        progress: ProgressListener | None = None,
     ) -> Added:
         """Store a prepared document on the server's shelf and re-index; undo it on failure."""
         with self._changing(guild_id) as engine:
@@ -308,7 +313,7 @@ class Library:
             return entry
 
     def reindex(
-        self, guild_id: int, *, requested_by: str, progress: Progress | None = None
+        self, guild_id: int, *, requested_by: str, progress: ProgressListener | None = None
     ) -> SyncReport:
         """Re-read the server's shelf and bring its index up to date."""
         with self._changing(guild_id) as engine:

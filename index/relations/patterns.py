@@ -440,10 +440,11 @@ def extract_document(document: Document, sentences: Sequence[Sentence] | None = 
     }
     if surnames:
         pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(surnames))) + r")\b")
+        picked = set(chosen)  # a set: a long document has thousands of chosen sentences
         others = [
             s
             for s in sentences
-            if s not in chosen and pattern.search(document.text[s.start : s.end])
+            if s not in picked and pattern.search(document.text[s.start : s.end])
         ]
         parsed += _parse(document, others)
     people = PeopleIndex()

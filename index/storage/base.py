@@ -179,6 +179,10 @@ class Store(ABC):
         # A failed write is reported in `SyncReport.save_error`, and raises with `must_save`.
 
     @abstractmethod
+    def recorded_model(self) -> str | None:
+        """Return the model id the stored vectors were made with, cheaply; None if none."""
+
+    @abstractmethod
     def note_verifier(self, location: Path, sha256: str) -> None:
         """Record which verifier weights judge answers from this store, at best effort."""
 

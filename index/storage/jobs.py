@@ -48,8 +48,8 @@ class ClaimedJob(ABC):
         """Whether the claim was lost (its row is no longer this worker's, or the lock is gone)."""
 
     @abstractmethod
-    def progress(self, phase: str, done: int = 0, total: int = 0) -> None:
-        """Write how far the job has got to its row."""
+    def progress(self, phase: str, done: int = 0, total: int = 0, line: str = "") -> None:
+        """Write how far the job has got to its row (`line`: the same said in words)."""
 
     @abstractmethod
     def finish(self, result: Mapping[str, Any]) -> bool:

@@ -92,24 +92,58 @@ def _split_in_worker(
         target=_send, args=(worker.stdin, params, documents), name="split-requests", daemon=True
     )
     writer.start()
+    # The model loads on a thread of its own, so that this one counts the worker's progress
+    # meanwhile: a load takes seconds, minutes on a busy machine, and the lines must go on.
+    loading = _Background(meanwhile)
     try:
-        if meanwhile is not None:
-            meanwhile()
         split: list[list[Sentence]] = []
         for batch in _batches(documents):
-            try:
-                replies: list[list[Sentence]] = pickle.load(worker.stdout)
-            except (EOFError, pickle.UnpicklingError) as error:
-                raise WorkerFailed(f"the worker stopped ({error or 'no reply'})") from None
-            split.extend(replies)
+            reported = 0  # characters of this batch the worker has said it split
+            while True:
+                try:
+                    kind, reply = pickle.load(worker.stdout)
+                except (EOFError, pickle.UnpicklingError, TypeError, ValueError) as error:
+                    raise WorkerFailed(f"the worker stopped ({error or 'no reply'})") from None
+                if kind != "progress":
+                    break
+                reported += reply
+                if progress is not None:
+                    progress.advance(reply)
+            split.extend(reply)
             if progress is not None:
-                progress.advance(sum(characters(d) for d in batch))
+                progress.advance(sum(characters(d) for d in batch) - reported)
         return split
     finally:
         worker.kill()  # done, or abandoned after a failure: nothing more is split in vain
         worker.wait()
         worker.stdout.close()
         writer.join()
+        loading.join()  # raises what the load raised (a model that cannot load), if anything
+
+
+class _Background:
+    """Run a function on a thread now; join() waits for it and raises what it raised."""
+
+    def __init__(self, work: Callable[[], object] | None) -> None:
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        if work is not None:
+            self.thread = threading.Thread(
+                target=self._run, args=(work,), name="split-meanwhile", daemon=True
+            )
+            self.thread.start()
+
+    def _run(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except BaseException as error:  # handed to the caller's thread by join()
+            self.error = error
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _send(stream: BinaryIO, params: ChunkerParams, documents: Sequence[Document]) -> None:

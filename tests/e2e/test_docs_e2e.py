@@ -287,8 +287,8 @@ async def test_questions_are_answered_while_a_reindex_runs(rig: DiscordRig, karv
     try:
         text = "The Orrin ferry crosses the strait in forty minutes.\n\nIt sails hourly."
         payload = await upload(rig.fake, "ferry.txt", text.encode())
-        progress = await final_edit(rig.fake, payload, "Embedding 0/")
-        assert "sentences…" in progress
+        progress = await final_edit(rig.fake, payload, "Embedding: 0/")
+        assert "sentence windows (0%)…" in progress
         # Indexing is stuck in the gate; the old index still answers, at once.
         answer = await ask(rig.fake, "How many steps did Amara Okafor climb every evening?")
         assert "212 steps" in answer
@@ -508,7 +508,7 @@ async def test_changes_in_two_servers_still_leave_a_thread_for_questions(
             b"The grey heron at Fenwick nests in the alder carr.",
             guild=GUILD_B_ID,
         )
-        await final_edit(rig.fake, first, "Embedding 0/")  # the first holds an engine thread
+        await final_edit(rig.fake, first, "Embedding: 0/")  # the first holds an engine thread
         payload = rig.fake.interaction(
             "ask", [option("question", "Who is Jens Stoltenberg?")], user=new_user()
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from index import Engine, EngineSettings
+from index import Engine, EngineSettings, ProgressUpdate
 from index.corpus.ingest import prepare, sniff
 from index.errors import IngestError, LibraryError, StorageError
 from index.library import Library
@@ -177,11 +177,12 @@ def test_a_crash_while_storing_leaves_the_folder_as_it_was(
 
 
 def test_progress_is_reported_while_embedding(library: Library) -> None:
-    seen: list[tuple[int, int]] = []
-    library.add(
-        1, prepare(TEA, title="Tea"), added_by="a", progress=lambda d, t: seen.append((d, t))
-    )
-    assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] > 0
+    seen: list[ProgressUpdate] = []
+    library.add(1, prepare(TEA, title="Tea"), added_by="a", progress=seen.append)
+    embedding = [update for update in seen if update.phase == "Embedding"]
+    assert embedding[0].done == 0 and embedding[-1].done == embedding[-1].total > 0
+    assert embedding[-1].finished
+    assert {update.phase for update in seen} >= {"Reading documents", "Splitting sentences"}
 
 
 GOOD = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from index.corpus.documents import Document, paragraph_spans
 from index.text import splitting
 from index.text.progress import Progress
 from index.text.windows import DEFAULT_PARAMS, split_sentences
+from tests.support.timing import WAIT_SECONDS
 
 ARTICLE = Path(__file__).resolve().parents[2] / "corpus" / "dirty-bomb-claims.txt"
 
@@ -75,3 +77,28 @@ def test_a_small_corpus_is_split_here_without_a_worker(
         split = splitting.split_documents(corpus, DEFAULT_PARAMS)
     assert split == [split_sentences(d, DEFAULT_PARAMS) for d in corpus]
     assert "instead" not in caplog.text
+
+
+def test_the_worker_is_heard_while_the_model_loads_and_a_failed_load_is_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(splitting, "WORKER_MIN_CHARS", 1)
+    corpus = documents()[:4]
+    heard = threading.Event()
+    progress = Progress("Splitting", sum(map(splitting.characters, corpus)), "characters")
+    real_advance = progress.advance
+
+    def advance(amount: int) -> None:
+        real_advance(amount)
+        heard.set()
+
+    monkeypatch.setattr(progress, "advance", advance)
+
+    def load() -> None:
+        # The load lasts until this thread's progress has counted the worker's replies.
+        assert heard.wait(WAIT_SECONDS)
+        raise RuntimeError("the model cannot load")
+
+    with pytest.raises(RuntimeError, match="cannot load"):
+        splitting.split_documents(corpus, DEFAULT_PARAMS, meanwhile=load, progress=progress)
+    assert progress.done == progress.total

@@ -9,7 +9,7 @@ import time
 
 import discord
 
-from bot.exts.docs._progress import PROGRESS_EVERY, embedding_text
+from bot.exts.docs._progress import PROGRESS_EVERY
 from bot.ui import NO_PINGS
 from index import Job, JobQueue
 
@@ -28,11 +28,9 @@ def progress_text(job: Job) -> str:
     """Say how far a job has got, in the words the in-process change uses."""
     if job.state == "queued":
         return "Queued: waiting for a worker…"
-    progress = job.progress or {}
-    total = int(progress.get("total") or 0)
-    if progress.get("phase") == "embedding" and total:
-        return embedding_text(int(progress.get("done") or 0), total)
-    return "Storing and indexing…"
+    line = (job.progress or {}).get("line")
+    # The worker's own words for each phase, as an in-process change shows them.
+    return f"{line}…" if line else "Storing and indexing…"
 
 
 class JobReply:

@@ -7,13 +7,15 @@ import contextlib
 
 import discord
 
+from index import ProgressUpdate
+
 # Seconds between edits of the reply: each edit is a call to Discord's API.
 PROGRESS_EVERY = 1.0
 
 
-def embedding_text(done: int, total: int) -> str:
-    """Say how many sentences are embedded so far."""
-    return f"Embedding {done}/{total} sentences…"
+def progress_text(update: ProgressUpdate) -> str:
+    """Say where indexing stands, e.g. "Embedding: 2,048/9,000 sentence windows (23%) · 81/s…"."""
+    return f"{update.describe()}…"
 
 
 class Progress:
@@ -22,16 +24,16 @@ class Progress:
     def __init__(self, interaction: discord.Interaction, loop: asyncio.AbstractEventLoop) -> None:
         self.interaction = interaction
         self.loop = loop
-        self.done = self.total = 0
+        self.latest: ProgressUpdate | None = None
         self.changed = asyncio.Event()
 
-    def __call__(self, done: int, total: int) -> None:
-        """Report progress (called in an engine thread: hand the numbers to the event loop)."""
-        self.loop.call_soon_threadsafe(self._update, done, total)
+    def __call__(self, update: ProgressUpdate) -> None:
+        """Report progress (called in an engine thread: hand the update to the event loop)."""
+        self.loop.call_soon_threadsafe(self._update, update)
 
-    def _update(self, done: int, total: int) -> None:
-        """Keep the latest numbers and wake the editor."""
-        self.done, self.total = done, total
+    def _update(self, update: ProgressUpdate) -> None:
+        """Keep the latest update and wake the editor."""
+        self.latest = update
         self.changed.set()
 
     async def run(self) -> None:
@@ -39,7 +41,8 @@ class Progress:
         while True:
             await self.changed.wait()
             self.changed.clear()
-            text = embedding_text(self.done, self.total)
+            if self.latest is None:
+                continue
             with contextlib.suppress(discord.HTTPException):
-                await self.interaction.edit_original_response(content=text)
+                await self.interaction.edit_original_response(content=progress_text(self.latest))
             await asyncio.sleep(PROGRESS_EVERY)

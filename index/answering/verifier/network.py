@@ -9,6 +9,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertModel
 
+from index.retrieval.encoder import native_bfloat16 as native_bfloat16
+
 
 class MeanPooledScorer(torch.nn.Module):  # type: ignore[misc]
     """Score a tokenised (question, passage) pair with one logit."""
@@ -49,12 +51,6 @@ def save(model: MeanPooledScorer, folder: Path, weights: str) -> None:
         name: tensor.detach().half().contiguous() for name, tensor in model.state_dict().items()
     }
     save_file(state, str(folder / weights), metadata={"format": "pt"})
-
-
-def native_bfloat16() -> bool:
-    """Say whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX)."""
-    capabilities: dict[str, Any] = getattr(torch.cpu, "get_capabilities", dict)()
-    return bool(capabilities.get("amx_bf16") or capabilities.get("avx512_bf16"))
 
 
 def load(folder: Path, weights: str, dtype: torch.dtype = torch.float32) -> MeanPooledScorer:

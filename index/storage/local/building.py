@@ -6,15 +6,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
-
 from index.corpus.documents import Document
-from index.retrieval.encoder import Encoder, Vectors
+from index.retrieval.encoder import Encoder, Vectors, embed_in_steps
 from index.storage.local.bm25 import KeywordBuilder, KeywordIndex, TermWeights
 from index.storage.local.dense import DenseBuilder, DenseKind
 from index.text.analyser import window_terms
 from index.text.progress import Progress
-from index.text.windows import ChunkerParams, Sentence
+from index.text.windows import ChunkerParams, Sentence, unit_texts
 
 # Texts embedded per call. sentence-transformers sorts each call's texts by length before
 # batching, so larger calls pad less; 2048 windows of 384 floats are only 3 MB.
@@ -51,13 +49,29 @@ def analyse_keywords(
 
 
 class VectorSource:
-    """Where one document's vectors come from: stored rows to copy, or texts to embed."""
+    """Where one document's vectors come from: stored rows to copy, or windows to embed."""
 
     def __init__(
-        self, *, stored: Callable[[], Vectors] | None = None, texts: list[str] | None = None
+        self,
+        *,
+        stored: Callable[[], Vectors] | None = None,
+        document: Document | None = None,
+        windows: Sequence[tuple[int, int]] = (),
+        params: ChunkerParams | None = None,
     ) -> None:
         self.stored = stored
-        self.texts = texts
+        self.document, self.windows, self.params = document, windows, params
+
+    @property
+    def count(self) -> int:
+        """Return how many windows this source embeds (0 for stored rows)."""
+        return len(self.windows) if self.document is not None else 0
+
+    def texts(self, start: int, stop: int) -> list[str]:
+        """Return the texts of windows start:stop, made only when they are embedded."""
+        # Made a slice at a time: a 30 MB document's 236k texts never exist all at once.
+        assert self.document is not None and self.params is not None
+        return unit_texts(self.document, self.windows[start:stop], self.params)
 
 
 def stream_vectors(
@@ -66,31 +80,27 @@ def stream_vectors(
     level: int,
 ) -> Iterator[Vectors]:
     """Yield vectors in row order, embedding new texts in slices and copying stored ones."""
-    total = sum(len(s.texts) for s in sources if s.texts is not None)
+    total = sum(source.count for source in sources)
     progress = Progress("Embedding", total, "sentence windows", level=level)
     pending: list[str] = []
 
-    def embed() -> Iterator[Vectors]:
-        for start in range(0, len(pending), EMBED_SLICE):
-            vectors = encoder.encode(pending[start : start + EMBED_SLICE])
-            progress.advance(len(vectors))
-            yield np.asarray(vectors, dtype=np.float32)
-        pending.clear()
+    def embed(whole_slices_only: bool = False) -> Iterator[Vectors]:
+        # A remainder short of a slice may wait for the next document's texts.
+        end = len(pending) - len(pending) % EMBED_SLICE if whole_slices_only else len(pending)
+        for start in range(0, end, EMBED_SLICE):
+            yield embed_in_steps(encoder, pending[start : start + EMBED_SLICE], progress)
+        del pending[:end]
 
     for source in sources:
-        if source.texts is not None:
-            pending.extend(source.texts)
-            if len(pending) >= EMBED_SLICE:
-                # Embed whole slices now; a remainder waits for the next document's texts.
-                cut = len(pending) - len(pending) % EMBED_SLICE
-                rest = pending[cut:]
-                del pending[cut:]
-                yield from embed()
-                pending.extend(rest)
-        else:
+        if source.document is None:
             yield from embed()
             if source.stored is not None:
                 yield source.stored()
+            continue
+        for start in range(0, source.count, EMBED_SLICE):
+            pending.extend(source.texts(start, start + EMBED_SLICE))
+            if len(pending) >= EMBED_SLICE:
+                yield from embed(whole_slices_only=True)
     yield from embed()
     if total:
         progress.finish()

@@ -112,6 +112,16 @@ def _read_manifest(folder: Path) -> tuple[str, dict[str, Any]]:
     return raw, manifest
 
 
+def recorded_model(folder: Path) -> str | None:
+    """Return the model id the folder's index was built with; None with no readable index."""
+    try:
+        _, manifest = _read_manifest(folder)
+    except (OSError, CorruptIndex):
+        return None
+    model = manifest.get("model")
+    return model if isinstance(model, str) else None
+
+
 def load_index(folder: Path, *, model_id: str, params: ChunkerParams) -> StoredIndex:
     """Read and verify the index; raise CorruptIndex or StaleIndex with a clear reason."""
     for attempt in range(1, LOAD_ATTEMPTS + 1):
@@ -227,14 +237,22 @@ def _read_legacy(paths: dict[str, Path], model_id: str, params: ChunkerParams) -
     )
 
 
-def _document(record: dict[str, Any], text: str, paragraphs: Sequence[Sequence[int]]) -> Document:
+def _document(
+    record: dict[str, Any],
+    text: str,
+    paragraphs: Sequence[Sequence[int]] | tuple[tuple[int, int], ...],
+) -> Document:
     """Rebuild a document from its stored metadata, text and paragraph spans (any format)."""
     return Document(
         doc_id=record["doc_id"],
         title=record["title"],
         text=text,
         source=record["source"],
-        paragraphs=tuple((int(a), int(b)) for a, b in paragraphs),
+        paragraphs=(
+            paragraphs
+            if isinstance(paragraphs, tuple)
+            else tuple((int(a), int(b)) for a, b in paragraphs)
+        ),
         source_url=record["source_url"],
         date=record["date"],
         content_hash=record["content_hash"],
@@ -245,11 +263,16 @@ def _document(record: dict[str, Any], text: str, paragraphs: Sequence[Sequence[i
 def _document_from_record(
     record: dict[str, Any], rows: Table, paragraphs: Table, texts: bytes
 ) -> IndexedDocument:
-    text_start, text_end = map(int, record["text"])
-    first, count = map(int, record["paragraphs"])
-    first_row, row_count = int(record["first_row"]), int(record["rows"])
+    # The numbers are JSON integers; anything else fails the slicing below, as corrupt.
+    text_start, text_end = record["text"]
+    first, count = record["paragraphs"]
+    first_row, row_count = record["first_row"], record["rows"]
     text = texts[text_start:text_end].decode("utf-8")
-    document = _document(record, text, paragraphs[first : first + count].tolist())
+    # One conversion of the block to Python ints, not one int() per number.
+    spans: tuple[tuple[int, int], ...] = tuple(
+        map(tuple, paragraphs[first : first + count].tolist())
+    )
+    document = _document(record, text, spans)
     block = rows[first_row : first_row + row_count]
     if block.shape[0] != row_count:
         raise ValueError(f"row table ends before {record['doc_id']!r}'s rows")
@@ -377,13 +400,9 @@ def _switch_manifest(folder: Path, index: StoredIndex, paths: dict[str, Path]) -
         "rows": index.size,
         "dense": index.dense_kind._asdict(),
         "chunker": index.params._asdict(),
-        "documents": {
-            item.document.doc_id: {
-                "content_hash": item.document.content_hash,
-                "rows": [item.first_row, item.first_row + len(item.sentences)],
-            }
-            for item in index.documents
-        },
+        # Each document's hash and rows are in the documents file: listed here as well, they
+        # made the manifest grow with the corpus (7 MB for 41k documents), read at each open.
+        "document_count": len(index.documents),
         "files": {
             role: {"name": path.name, "sha256": file_sha256(path)} for role, path in paths.items()
         },

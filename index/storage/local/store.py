@@ -22,6 +22,7 @@ from index.storage.local.files import (
     StoredIndex,
     _write_atomically,
     load_index,
+    recorded_model,
     remove_orphans,
     save_index,
 )
@@ -30,7 +31,7 @@ from index.storage.local.view import LocalView
 from index.storage.plan import SyncPlan, plan_sync
 from index.text.progress import Progress
 from index.text.splitting import characters, split_documents
-from index.text.windows import DEFAULT_PARAMS, ChunkerParams, unit_texts, window_spans
+from index.text.windows import DEFAULT_PARAMS, ChunkerParams, window_spans
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +274,7 @@ def _plan_rows(
         sentences = next(split)
         windows = window_spans(sentences, params.window)
         items.append(IndexedDocument(document, sentences, windows))
-        sources.append(VectorSource(texts=unit_texts(document, windows, params)))
+        sources.append(VectorSource(document=document, windows=windows, params=params))
         report.embedded.append(document.doc_id)
     if plan.embed:
         splitting.finish()
@@ -368,6 +369,9 @@ class LocalStore(Store):
         if isinstance(current, LocalView) and index is current.index:
             return current, report
         return LocalView(index), report
+
+    def recorded_model(self) -> str | None:
+        return recorded_model(self.folder)
 
     def note_verifier(self, location: Path, sha256: str) -> None:
         record_verifier(self.folder, location, sha256)

@@ -19,6 +19,8 @@ Table = NDArray[np.int64]
 class SentenceColumns(Sequence[Sentence]):
     """A document's sentences read from the row table (memory-mapped), as Sentence tuples."""
 
+    __slots__ = ("_table",)  # one per document, made at every open
+
     def __init__(self, table: Table) -> None:
         self._table = table
 
@@ -49,6 +51,8 @@ class SentenceColumns(Sequence[Sentence]):
 
 class WindowColumns(Sequence[tuple[int, int]]):
     """A document's window spans read from the row table."""
+
+    __slots__ = ("_table",)
 
     def __init__(self, table: Table) -> None:
         self._table = table

@@ -236,8 +236,11 @@ class PostgresClaim(ClaimedJob):
                 self._lost = True
             return not self._lost
 
-    def progress(self, phase: str, done: int = 0, total: int = 0) -> None:
-        self._update("progress = %s", (Jsonb({"phase": phase, "done": done, "total": total}),))
+    def progress(self, phase: str, done: int = 0, total: int = 0, line: str = "") -> None:
+        state: dict[str, Any] = {"phase": phase, "done": done, "total": total}
+        if line:
+            state["line"] = line
+        self._update("progress = %s", (Jsonb(state),))
 
     def finish(self, result: Mapping[str, Any]) -> bool:
         return self._end(

@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 from index.corpus.documents import Document
 from index.errors import IndexWriteError
 from index.results import SourceInfo
-from index.retrieval.encoder import Encoder, Vectors
+from index.retrieval.encoder import Encoder, Vectors, embed_in_steps
 from index.storage.base import IndexedDocument, Store, StoreView, SyncReport
 from index.storage.plan import SyncPlan, plan_sync
 from index.storage.postgres.schema import hnsw_index
@@ -295,7 +295,7 @@ class PostgresStore(Store):
             windows = window_spans(sentences, self.params.window)
             texts = unit_texts(document, windows, self.params)
             parts = [
-                encoder.encode(texts[i : i + EMBED_SLICE])
+                embed_in_steps(encoder, texts[i : i + EMBED_SLICE], embedding)
                 for i in range(0, len(texts), EMBED_SLICE)
             ]
             vectors = (
@@ -303,7 +303,6 @@ class PostgresStore(Store):
                 if parts
                 else np.zeros((0, encoder.dimension), dtype=np.float32)
             )
-            embedding.advance(len(texts))
             own, units = window_terms(document, sentences, self.params)
             prepared.append(Prepared(document, sentences, windows, vectors, units, own))
         embedding.finish()
@@ -487,6 +486,13 @@ class PostgresStore(Store):
                     for position, d in enumerate(documents)
                 ],
             )
+
+    def recorded_model(self) -> str | None:
+        with self.pool.connection() as connection:
+            row = connection.execute(
+                "SELECT model FROM tenants WHERE tenant = %s", (self.tenant,)
+            ).fetchone()
+        return str(row[0]) if row and row[0] else None
 
     def note_verifier(self, location: Path, sha256: str) -> None:
         entry = json.dumps({"path": str(location), "sha256": sha256})
