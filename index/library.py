@@ -86,6 +86,10 @@ class GuildEngine(Engine):
     ) -> Corpus:
         """Read the server's shelf and, for a local index, add the shared engine's documents."""
         own = self.shelf.documents(known)
+        if progress is not None:
+            # A shelf is read in one go (a query, or a small folder): one line says it is done.
+            count = len(own.documents) + len(own.problems)
+            progress(count, count)
         if self.shared is None or self.store.shows_shared:
             return own
         shared = [item.document for item in self.shared.searcher.backend.documents]
