@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 from index.corpus.complaints import held_back, pdf_complaints
 from index.corpus.invisible import remove_format_characters
 from index.corpus.webtext import main_text
+from index.corpus.wordtext import docx_text
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 METADATA_SUFFIX = ".meta.json"
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 MAX_TITLE_CHARS = 200
@@ -309,6 +310,9 @@ def _extract(path: Path, source: str) -> tuple[str, dict[str, str]]:
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         text, title = _read_pdf(path, source)
+        return normalise_text(text), {"title": title} if title else {}
+    if suffix == ".docx":
+        text, title = docx_text(path.read_bytes())
         return normalise_text(text), {"title": title} if title else {}
     text = normalise_text(_decode(path.read_bytes(), source))
     if suffix == ".md":
