@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.logs import OUTAGES, describe
 from bot.settings import DiscordSettings, DocsSettings
 from bot.ui import NO_PINGS
-from index import Engine, Library
+from index import Engine, GapLogs, Library
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -67,6 +67,12 @@ class VerbatimBot(commands.Bot):
             cache_size=self.docs_settings.guild_cache_size,
             shared_visible=self.docs_settings.shared_corpus_visible,
             max_documents=self.docs_settings.max_documents,
+        )
+        # Questions a server's documents could not answer, for /docs gaps; none from DMs.
+        self.gaps = GapLogs(
+            self.library.folder,
+            enabled=self.docs_settings.gaps,
+            keep_days=self.docs_settings.gaps_days,
         )
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"

@@ -16,6 +16,8 @@ from index.errors import (
     QuestionError,
     VerifierError,
 )
+from index.gaps.log import ABSTAINED, THUMBS_DOWN, Gap, GapLog, GapLogs
+from index.gaps.report import GapGroup, GapReport, report_for
 from index.library import Added, Library, LibraryEntry
 from index.relations.drawing import Picture, draw
 from index.relations.graph import Link, RelationGraph, Relations
@@ -30,13 +32,20 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 __all__ = [
+    "ABSTAINED",
     "MAX_SUMMARY_SENTENCES",
     "SUMMARY_LENGTHS",
+    "THUMBS_DOWN",
     "Added",
     "Answer",
     "ConfigError",
     "Engine",
     "EngineSettings",
+    "Gap",
+    "GapGroup",
+    "GapLog",
+    "GapLogs",
+    "GapReport",
     "Highlight",
     "IndexProblem",
     "IndexWriteError",
@@ -62,5 +71,6 @@ __all__ = [
     "load_settings",
     "migrate_store",
     "prepare",
+    "report_for",
     "valid_url",
 ]

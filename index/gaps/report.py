@@ -1,0 +1,169 @@
+"""Group a server's unanswered questions by meaning: what its documents miss, biggest first."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+
+from index.engine import Engine
+from index.gaps.log import TIME_FORMAT, Gap, GapLog
+from index.retrieval.encoder import Encoder
+
+# Average-linkage cosine distance below which questions are one group: paraphrases of one
+# question sit well inside it with MiniLM, different questions on one topic mostly outside.
+GROUP_DISTANCE = 0.4
+EXAMPLES = 3
+# Above this many distinct questions, the rarest are listed in the CSV but not grouped: the
+# clustering's distance matrix grows with its square (10,000 questions: 400 MB, briefly).
+MAX_GROUPED = 10_000
+
+
+@dataclass(frozen=True)
+class GapGroup:
+    """Questions that ask the same thing: how often, a few examples, the document nearest."""
+
+    number: int
+    count: int
+    examples: tuple[str, ...]
+    document: str | None
+    title: str | None
+
+    def as_json(self) -> dict[str, object]:
+        """Return the shape of `gaps --json`."""
+        return {
+            "group": self.number,
+            "count": self.count,
+            "examples": list(self.examples),
+            "document": self.document,
+            "title": self.title,
+        }
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """A server's gaps over some days: the groups by count, and every gap with its group."""
+
+    days: int | None
+    groups: tuple[GapGroup, ...]
+    gaps: tuple[tuple[Gap, int | None], ...]  # oldest first; None: beyond MAX_GROUPED
+
+    @property
+    def total(self) -> int:
+        return len(self.gaps)
+
+    def as_json(self) -> dict[str, object]:
+        """Return the shape of `gaps --json`: the groups, then the full list."""
+        return {
+            "days": self.days,
+            "total": self.total,
+            "groups": [group.as_json() for group in self.groups],
+            "gaps": [{**gap.as_json(), "group": number} for gap, number in self.gaps],
+        }
+
+    def csv(self) -> str:
+        """Return the full list as CSV: time, kind, group, question, closest passages."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["time", "kind", "group", "question", "closest_passages"])
+        for gap, number in self.gaps:
+            writer.writerow(
+                [
+                    gap.at.strftime(TIME_FORMAT),
+                    gap.kind,
+                    "" if number is None else number,
+                    _spreadsheet_safe(gap.question),
+                    " ".join(gap.passages),
+                ]
+            )
+        return out.getvalue()
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """Keep a spreadsheet from running a question as a formula ("=HYPERLINK(...)")."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _key(question: str) -> str:
+    """Return what makes two questions the same question: case and spacing aside."""
+    return re.sub(r"\s+", " ", question).strip().casefold()
+
+
+def _wording(gaps: list[Gap]) -> str:
+    """Return the way a question was most often written (the latest, among equals)."""
+    counts = Counter(gap.question for gap in gaps)
+    return max(reversed(gaps), key=lambda gap: counts[gap.question]).question
+
+
+def _labels(vectors: np.ndarray) -> list[int]:
+    """Cluster unit vectors by average-linkage cosine distance; one label a vector."""
+    if len(vectors) == 1:
+        return [1]
+    from scipy.cluster.hierarchy import fcluster, linkage  # imported lazily: only reports need it
+
+    tree = linkage(vectors.astype(np.float64), method="average", metric="cosine")
+    return [int(label) for label in fcluster(tree, t=GROUP_DISTANCE, criterion="distance")]
+
+
+def gap_report(
+    gaps: Sequence[Gap],
+    encoder: Encoder,
+    titles: Mapping[str, str],
+    *,
+    days: int | None = None,
+) -> GapReport:
+    """Group gaps by meaning; each group gets its count, examples and the nearest document."""
+    by_key: dict[str, list[Gap]] = {}
+    for gap in gaps:
+        by_key.setdefault(_key(gap.question), []).append(gap)
+    # The most asked, then the most recent, are grouped first when there are too many.
+    keys = sorted(by_key, key=lambda k: (-len(by_key[k]), -by_key[k][-1].at.timestamp()))
+    grouped = keys[:MAX_GROUPED]
+    labels: dict[str, int] = {}
+    if grouped:
+        vectors = encoder.encode([_wording(by_key[k]) for k in grouped])
+        labels = dict(zip(grouped, _labels(np.asarray(vectors)), strict=True))
+    members: dict[int, list[str]] = {}
+    for key in grouped:
+        members.setdefault(labels[key], []).append(key)
+    ranked = sorted(
+        members.values(),
+        key=lambda ks: (
+            -sum(len(by_key[k]) for k in ks),
+            -max(by_key[k][-1].at for k in ks).timestamp(),
+        ),
+    )
+    groups = []
+    number_of: dict[str, int] = {}
+    for number, group_keys in enumerate(ranked, start=1):
+        entries = [gap for k in group_keys for gap in by_key[k]]
+        documents = Counter(g.document for g in entries if g.document is not None)
+        document = documents.most_common(1)[0][0] if documents else None
+        groups.append(
+            GapGroup(
+                number=number,
+                count=len(entries),
+                # group_keys keep the most asked first: the examples are the usual wordings.
+                examples=tuple(_wording(by_key[k]) for k in group_keys[:EXAMPLES]),
+                document=document,
+                title=titles.get(document) if document else None,
+            )
+        )
+        number_of.update(dict.fromkeys(group_keys, number))
+    listed = tuple((gap, number_of.get(_key(gap.question))) for gap in gaps)
+    return GapReport(days, tuple(groups), listed)
+
+
+def report_for(log: GapLog, engine: Engine, *, days: int | None = None) -> GapReport:
+    """Report a server's gaps of the last `days` days (all that are kept: None)."""
+    from index.gaps.log import utc_now
+
+    gaps = log.entries(since=None if days is None else utc_now() - timedelta(days=days))
+    titles = {source.document: source.title for source in engine.sources()}
+    return gap_report(gaps, engine.encoder, titles, days=days)
