@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from index.results import Answer
 
@@ -42,7 +42,7 @@ class Gap:
     kind: str  # ABSTAINED, or THUMBS_DOWN on an answer that was given
     passages: tuple[str, ...] = ()  # "document#paragraph" of the closest passages, best first
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> dict[str, Any]:
         """Return the shape of one line of the log and of `gaps --json`."""
         return {
             "at": self.at.strftime(TIME_FORMAT),

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class GapGroup:
     document: str | None
     title: str | None
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> dict[str, Any]:
         """Return the shape of `gaps --json`."""
         return {
             "group": self.number,
@@ -58,7 +59,7 @@ class GapReport:
     def total(self) -> int:
         return len(self.gaps)
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> dict[str, Any]:
         """Return the shape of `gaps --json`: the groups, then the full list."""
         return {
             "days": self.days,
