@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,8 @@ from bot.exts.ask._cog import answer_and_log
 from index import ABSTAINED, THUMBS_DOWN, Answer, Gap, GapLogs, Highlight, Quote
 from index.gaps.log import JsonlGapLog
 from index.gaps.report import gap_report, report_for
-from tests.conftest import one_text_engine
+from tests.conftest import ROOT, one_text_engine
+from tests.e2e.test_cli import run
 from tests.support.hashing_encoder import HashingEncoder
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -201,3 +203,40 @@ def test_an_abstaining_answer_is_logged_in_its_server_and_an_answer_is_not(
     report = report_for(logs.for_guild(5), engine)
     assert report.groups[0].examples == (question,)
     assert report.groups[0].title == ("Tea" if gap.passages else None)
+
+
+def test_the_command_line_reports_one_servers_gaps(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    logs = GapLogs(lambda guild: tmp_path / "guilds" / str(guild))
+    now = datetime.now(UTC).replace(microsecond=0)
+    for question, at in [
+        ("How do I reset my password?", now),
+        ("How do I reset my password?", now - timedelta(days=10)),
+        ("How can I reset my password?", now),
+        ("Is there a dark mode?", now),
+    ]:
+        logs.for_guild(42).record(Gap(question, at, ABSTAINED, ("dirty-bomb-claims#8",)))
+    logs.for_guild(43).record(Gap("What is the refund policy?", now, ABSTAINED))
+    env = {"VERBATIM_DATA_DIR": str(tmp_path)}
+
+    shown = run(tmp_path, "gaps", "--guild", "42", env=env)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "Server 42: 4 unanswered question(s) kept, in 2 group(s)"
+    assert lines[1].strip() == "3× How do I reset my password?"
+    assert "nearest document: Russia's dirty bomb claims" in shown.stdout
+    assert "refund" not in shown.stdout  # another server's
+
+    recent = run(tmp_path, "gaps", "--guild", "42", "--days", "5", "--json", env=env)
+    data = json.loads(recent.stdout)
+    assert data["total"] == 3 and [g["count"] for g in data["groups"]] == [2, 1]
+    assert {g["question"] for g in data["gaps"]} == {
+        "How do I reset my password?",
+        "How can I reset my password?",
+        "Is there a dark mode?",
+    }
+    bad = run(tmp_path, "gaps", "--guild", "42", "--days", "0", env=env)
+    assert bad.returncode == 2 and "'0' is not a number of days" in bad.stderr
+    none = run(tmp_path, "gaps", "--guild", "44", env=env)
+    assert none.stdout.strip() == "Server 44: no unanswered questions kept."
+    assert not (tmp_path / "guilds" / "44").exists()
