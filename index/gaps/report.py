@@ -102,13 +102,30 @@ def _wording(gaps: list[Gap]) -> str:
     return max(reversed(gaps), key=lambda gap: counts[gap.question]).question
 
 
+def _cosine_distances(vectors: np.ndarray, block: int = 512) -> np.ndarray:
+    """Return the condensed cosine distances of unit vectors (scipy's pdist order), by BLAS."""
+    # pdist's own cosine loop is about ten times slower than matrix products for 10,000 rows.
+    count = len(vectors)
+    unit = vectors.astype(np.float32)
+    condensed = np.empty(count * (count - 1) // 2, dtype=np.float64)
+    position = 0
+    for start in range(0, count, block):
+        similarities = unit[start : start + block] @ unit[start:].T
+        for offset, row in enumerate(similarities):
+            tail = row[offset + 1 :]
+            condensed[position : position + len(tail)] = tail
+            position += len(tail)
+    np.subtract(1.0, condensed, out=condensed)
+    return np.clip(condensed, 0.0, 2.0, out=condensed)
+
+
 def _labels(vectors: np.ndarray) -> list[int]:
     """Cluster unit vectors by average-linkage cosine distance; one label a vector."""
     if len(vectors) == 1:
         return [1]
     from scipy.cluster.hierarchy import fcluster, linkage  # imported lazily: only reports need it
 
-    tree = linkage(vectors.astype(np.float64), method="average", metric="cosine")
+    tree = linkage(_cosine_distances(vectors), method="average")
     return [int(label) for label in fcluster(tree, t=GROUP_DISTANCE, criterion="distance")]
 
 
