@@ -197,11 +197,14 @@ class GapLogs:
         enabled: bool = True,
         keep_days: int = DEFAULT_KEEP_DAYS,
         clock: Callable[[], datetime] = utc_now,
+        opener: Callable[[int], GapLog] | None = None,
     ) -> None:
         self.folder_of = folder_of
         self.enabled = enabled
         self.keep_days = keep_days
         self.clock = clock
+        # Another store (a database table) plugs in here; the default is a file per server.
+        self.opener = opener or self._file_log
         self._logs: dict[int, GapLog] = {}
         self._lock = threading.Lock()
 
@@ -210,10 +213,13 @@ class GapLogs:
         with self._lock:
             found = self._logs.get(guild_id)
             if found is None:
-                path = self.folder_of(guild_id) / GAP_LOG
-                found = JsonlGapLog(path, keep_days=self.keep_days, clock=self.clock)
-                self._logs[guild_id] = found
+                found = self._logs[guild_id] = self.opener(guild_id)
             return found
+
+    def _file_log(self, guild_id: int) -> GapLog:
+        """Open the server's gaps.jsonl, in its folder."""
+        path = self.folder_of(guild_id) / GAP_LOG
+        return JsonlGapLog(path, keep_days=self.keep_days, clock=self.clock)
 
     def record(self, guild_id: int | None, answer: Answer, kind: str) -> bool:
         """Keep an abstention or a 👎 in its server's log; False when nothing was kept."""
