@@ -240,3 +240,24 @@ def test_the_command_line_reports_one_servers_gaps(tmp_path: Path) -> None:
     none = run(tmp_path, "gaps", "--guild", "44", env=env)
     assert none.stdout.strip() == "Server 44: no unanswered questions kept."
     assert not (tmp_path / "guilds" / "44").exists()
+
+
+def test_the_discord_report_fits_one_embed_however_long_the_questions() -> None:
+    from bot.exts.docs._gaps import gaps_embed
+    from bot.ui import EMBED_TOTAL_LIMIT, embeds_size
+    from index import GapGroup, GapReport
+
+    long = "Why " + "does the very long question keep going " * 20 + "?"
+    groups = tuple(
+        GapGroup(
+            n, 40 - n, (f"{n} {long}", f"{n} again {long}", "@everyone *bold*"), "d", "T" * 300
+        )
+        for n in range(1, 21)
+    )
+    embed = gaps_embed(GapReport(7, groups, ()), enabled=True)
+    assert embeds_size([embed]) <= EMBED_TOTAL_LIMIT
+    assert 1 <= len(embed.fields) <= 10
+    assert embed.footer.text == f"and {20 - len(embed.fields)} smaller group(s), in gaps.csv"
+    assert "@everyone" not in str(embed.to_dict())  # escaped: it pings no one
+    empty = gaps_embed(GapReport(None, (), ()), enabled=False)
+    assert "VERBATIM_GAPS=off" in (empty.description or "")

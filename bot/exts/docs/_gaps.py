@@ -8,7 +8,16 @@ import discord
 from discord import app_commands
 
 from bot.client import VerbatimBot
-from bot.ui import COLOUR, DESCRIPTION_BUDGET, FIELDS_LIMIT, NO_PINGS, escape, shorten
+from bot.ui import (
+    COLOUR,
+    DESCRIPTION_BUDGET,
+    EMBED_TOTAL_LIMIT,
+    FIELDS_LIMIT,
+    NO_PINGS,
+    embeds_size,
+    escape,
+    shorten,
+)
 from index import GapReport, report_for
 
 NOT_ADMIN = (
@@ -16,6 +25,8 @@ NOT_ADMIN = (
 )
 # The report shows the biggest groups; the CSV attached beside it holds every question.
 SHOWN_GROUPS = 10
+# Room kept under Discord's 6000 characters a message for the footer.
+FOOTER_ROOM = 100
 CSV_NAME = "gaps.csv"
 
 
@@ -39,16 +50,18 @@ def gaps_embed(report: GapReport, *, enabled: bool) -> discord.Embed:
         f"by meaning; the biggest first. Every question is in the attached {CSV_NAME}.",
         DESCRIPTION_BUDGET,
     )
+    shown = 0
     for group in report.groups[: min(SHOWN_GROUPS, FIELDS_LIMIT - 1)]:
         examples = "\n".join(f"• {escape(shorten(q, 200))}" for q in group.examples)
         nearest = group.title or group.document
         where = f"\nNearest document: {escape(shorten(nearest, 150))}" if nearest else ""
-        embed.add_field(
-            name=shorten(f"{group.count}× {group.examples[0]}", 256),
-            value=shorten(examples + where, 1024),
-            inline=False,
-        )
-    hidden = len(report.groups) - SHOWN_GROUPS
+        name = shorten(f"{group.count}× {escape(group.examples[0])}", 256)
+        value = shorten(examples + where, 1024)
+        if embeds_size([embed]) + len(name) + len(value) > EMBED_TOTAL_LIMIT - FOOTER_ROOM:
+            break  # the rest are in the CSV
+        embed.add_field(name=name, value=value, inline=False)
+        shown += 1
+    hidden = len(report.groups) - shown
     if hidden > 0:
         embed.set_footer(text=f"and {hidden} smaller group(s), in {CSV_NAME}")
     return embed
