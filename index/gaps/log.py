@@ -54,7 +54,9 @@ class Gap:
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Gap:
         """Read one line of the log; raise ValueError (or KeyError, TypeError) if it is damaged."""
-        at = datetime.strptime(str(data["at"]), TIME_FORMAT).replace(tzinfo=UTC)
+        # fromisoformat reads "…Z" (3.11) and is far quicker than strptime on a long log.
+        at = datetime.fromisoformat(str(data["at"]))
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
         passages = data.get("passages") or []
         if not isinstance(passages, list):
             raise TypeError("passages is not a list")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,9 +22,11 @@ from index.retrieval.encoder import Encoder
 # question sit well inside it with MiniLM, different questions on one topic mostly outside.
 GROUP_DISTANCE = 0.4
 EXAMPLES = 3
-# Above this many distinct questions, the rarest are listed in the CSV but not grouped: the
-# clustering's distance matrix grows with its square (10,000 questions: 400 MB, briefly).
-MAX_GROUPED = 10_000
+# Questions clustered by full linkage at once: its distance matrix (and time) grow with the
+# square of this (2,000: 16 MB); the others join these groups (see _labels).
+CORE = 2000
+# Above this many distinct questions, the rarest are listed in the CSV but not grouped.
+MAX_GROUPED = 20_000
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,35 @@ def _key(question: str) -> str:
     return re.sub(r"\s+", " ", question).strip().casefold()
 
 
+class _Vectors:
+    """Questions embedded for earlier reports, so that the next one embeds only new ones."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: OrderedDict[tuple[str, int, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, encoder: Encoder, texts: list[str]) -> np.ndarray:
+        """Return the texts' vectors, embedding those not kept from before."""
+        with self._lock:
+            found = {t: self._kept.get((encoder.model_id, encoder.dimension, t)) for t in texts}
+        missing = [t for t, vector in found.items() if vector is None]
+        if missing:
+            for text, vector in zip(missing, np.asarray(encoder.encode(missing)), strict=True):
+                found[text] = vector
+        with self._lock:
+            for text in texts:
+                self._kept[(encoder.model_id, encoder.dimension, text)] = found[text]  # type: ignore[assignment]
+                self._kept.move_to_end((encoder.model_id, encoder.dimension, text))
+            while len(self._kept) > self.limit:
+                self._kept.popitem(last=False)
+        return np.stack([found[t] for t in texts]).astype(np.float32)  # type: ignore[misc]
+
+
+# 20,000 vectors of MiniLM's 384 floats: 30 MB, shared by every server's reports.
+_embedded = _Vectors(limit=MAX_GROUPED)
+
+
 def _wording(gaps: list[Gap]) -> str:
     """Return the way a question was most often written (the latest, among equals)."""
     counts = Counter(gap.question for gap in gaps)
@@ -119,14 +151,55 @@ def _cosine_distances(vectors: np.ndarray, block: int = 512) -> np.ndarray:
     return np.clip(condensed, 0.0, 2.0, out=condensed)
 
 
-def _labels(vectors: np.ndarray) -> list[int]:
-    """Cluster unit vectors by average-linkage cosine distance; one label a vector."""
+def _linkage_labels(vectors: np.ndarray) -> np.ndarray:
+    """Cluster unit vectors by average-linkage cosine distance (scipy); labels from 0."""
     if len(vectors) == 1:
-        return [1]
+        return np.zeros(1, dtype=np.int64)
     from scipy.cluster.hierarchy import fcluster, linkage  # imported lazily: only reports need it
 
     tree = linkage(_cosine_distances(vectors), method="average")
-    return [int(label) for label in fcluster(tree, t=GROUP_DISTANCE, criterion="distance")]
+    labels: np.ndarray = fcluster(tree, t=GROUP_DISTANCE, criterion="distance") - 1
+    return labels
+
+
+def _labels(vectors: np.ndarray) -> list[int]:
+    """Group unit vectors, most asked first: linkage on a core, the rest joined to its groups.
+
+    Up to CORE vectors this is average linkage itself. Beyond, linkage's cost (the square of
+    the count, in time and memory) would make a report take minutes, so the first CORE are
+    clustered, every other vector joins the group whose average distance to it is within
+    GROUP_DISTANCE (1 - its dot product with the group's mean vector: exactly the distance
+    average linkage merges by), and the next CORE of those left are clustered in turn.
+    """
+    unit = np.asarray(vectors, dtype=np.float32)
+    labels = np.full(len(unit), -1, dtype=np.int64)
+    sums = np.zeros((0, unit.shape[1]), dtype=np.float32)
+    sizes = np.zeros(0, dtype=np.int64)
+    left = np.arange(len(unit))
+    while len(left):
+        core, rest = left[:CORE], left[CORE:]
+        found = _linkage_labels(unit[core]) + len(sizes)
+        labels[core] = found
+        count = int(found.max()) + 1
+        sums = np.vstack([sums, np.zeros((count - len(sizes), unit.shape[1]), np.float32)])
+        np.add.at(sums, found, unit[core])
+        sizes = np.bincount(labels[labels >= 0], minlength=count)
+        if not len(rest):
+            break
+        means = sums / sizes[:, None]
+        joined = []
+        for start in range(0, len(rest), CORE):
+            block = rest[start : start + CORE]
+            similarities = unit[block] @ means.T
+            best = similarities.argmax(axis=1)
+            close = 1.0 - similarities[np.arange(len(block)), best] <= GROUP_DISTANCE
+            labels[block[close]] = best[close]
+            joined.append(block[close])
+        for block in joined:
+            np.add.at(sums, labels[block], unit[block])
+        sizes = np.bincount(labels[labels >= 0], minlength=count)
+        left = rest[labels[rest] < 0]
+    return [int(label) for label in labels]
 
 
 def gap_report(
@@ -145,8 +218,8 @@ def gap_report(
     grouped = keys[:MAX_GROUPED]
     labels: dict[str, int] = {}
     if grouped:
-        vectors = encoder.encode([_wording(by_key[k]) for k in grouped])
-        labels = dict(zip(grouped, _labels(np.asarray(vectors)), strict=True))
+        vectors = _embedded(encoder, [_wording(by_key[k]) for k in grouped])
+        labels = dict(zip(grouped, _labels(vectors), strict=True))
     members: dict[int, list[str]] = {}
     for key in grouped:
         members.setdefault(labels[key], []).append(key)

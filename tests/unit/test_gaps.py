@@ -145,7 +145,11 @@ GAPS = [
 ]
 
 
-def test_gaps_are_grouped_by_meaning_biggest_first() -> None:
+@pytest.mark.parametrize("core", [2000, 2], ids=["linkage", "linkage on a core, the rest joined"])
+def test_gaps_are_grouped_by_meaning_biggest_first(
+    core: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("index.gaps.report.CORE", core)
     titles = {"account": "Account help", "ui": "The interface"}
     report = gap_report(GAPS, HashingEncoder(dimension=1024), titles, days=30)
     assert [(g.count, g.examples[0]) for g in report.groups] == [
