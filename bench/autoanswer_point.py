@@ -12,12 +12,14 @@ expected words); any reply to a question that should be abstained on is wrong. A
 `t` the channel answers the questions with `p >= t`: precision is the share of those replies
 that are right, and the share answered is their share of all the questions. The operating
 point is the lowest `t` from which precision stays at or above the target for every higher
-threshold (so a slightly stricter setting never does worse).
+threshold (so a slightly stricter setting never does worse), counting only thresholds with at
+least `--min-replies` replies (20).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from pathlib import Path
@@ -100,14 +102,21 @@ def curve(cases: list[dict[str, Any]], thresholds: list[float]) -> list[dict[str
     return rows
 
 
-def operating_point(rows: list[dict[str, float]], target: float) -> dict[str, float] | None:
-    """Return the lowest threshold from which precision stays at or above the target."""
+def operating_point(
+    rows: list[dict[str, float]], target: float, min_replies: int
+) -> dict[str, float] | None:
+    """Return the lowest threshold from which precision stays at or above the target.
+
+    Thresholds with fewer than `min_replies` replies are not counted either way: one right
+    reply at 0.97 is no evidence of 100 % precision.
+    """
     point = None
     for row in reversed(rows):  # from the strictest down
-        if row["answered"] and row["precision"] < target:
+        if row["answered"] < min_replies:
+            continue
+        if row["precision"] < target:
             break
-        if row["answered"]:
-            point = row
+        point = row
     return point
 
 
@@ -130,7 +139,7 @@ def markdown(
         "",
     ]
     if point is None:
-        lines.append(f"No threshold reaches {target:.0%} precision.")
+        lines.append(f"No threshold with enough replies reaches {target:.0%} precision.")
     else:
         lines.append(
             f"**threshold {point['threshold']:.2f}**: precision **{point['precision']:.1%}** "
@@ -167,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.autoanswer_point", description=__doc__)
     parser.add_argument("--sample", type=int, default=0, help="abstain_dev questions (0: all)")
     parser.add_argument("--target", type=float, default=0.9)
+    parser.add_argument("--min-replies", type=int, default=20, help="fewest replies a point needs")
     parser.add_argument("--write", type=Path, help="put the result into this Markdown file")
+    parser.add_argument("--cases", type=Path, help="also save every question's p and verdict")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     encoder = SentenceEncoder()
@@ -186,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     cases += squad_cases(squad, args.sample)
     thresholds = [round(0.01 * i, 2) for i in range(1, 100)]
     rows = curve(cases, thresholds)
-    point = operating_point(rows, args.target)
+    point = operating_point(rows, args.target, args.min_replies)
+    if args.cases:
+        args.cases.write_text(json.dumps(cases, ensure_ascii=False, indent=1), encoding="utf-8")
     lines = markdown(
         point, rows, cases, article.verifier.threshold, args.target, time.perf_counter() - started
     )
