@@ -1,4 +1,4 @@
-"""The command line: `python -m bot run | worker | index | ask | docs | sources | chat | ...`."""
+"""The command line: `python -m bot run | worker | index | ask | docs | gaps | sources | ...`."""
 
 from __future__ import annotations
 
@@ -96,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     relations.add_argument("--json", action="store_true", help="print networkx node-link JSON")
     commands.add_parser("sources", parents=[guild], help="list the indexed documents")
     _docs_parser(commands)
+    gaps = commands.add_parser(
+        "gaps", help="a server's questions its documents could not answer, grouped by meaning"
+    )
+    gaps.add_argument(
+        "--guild", type=server_id, metavar="ID", required=True, help="the server, by its id"
+    )
+    gaps.add_argument("--days", type=_days, metavar="N", help="only the last N days")
+    gaps.add_argument("--json", action="store_true", help="print JSON (with every question)")
     commands.add_parser("chat", help="ask questions interactively")
     commands.add_parser("health", help="exit 0 if the running bot reported in recently")
     commands.add_parser("migrate", help="create or upgrade the database's tables (Postgres store)")
@@ -127,6 +135,14 @@ def _docs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     listed.add_argument("--json", action="store_true", help="print JSON")
     remove = actions.add_parser("remove", parents=[server], help="remove one of its documents")
     remove.add_argument("document", help="the document's id, as `docs list` shows it")
+
+
+def _days(text: str) -> int:
+    """Read --days as a whole number of days from 1 to 3650."""
+    value = int(text) if re.fullmatch(r"[0-9]{1,4}", text) else 0
+    if not 1 <= value <= 3650:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days from 1 to 3650")
+    return value
 
 
 def _length(value: str) -> int | str:
@@ -250,6 +266,11 @@ def run_command(args: argparse.Namespace) -> int:
         # commands serve what a shared store holds (None: the store decides).
         sync=True if indexing else None,
     )
+    if command == "gaps":
+        from bot.gaps_text import gaps_command
+
+        _print(gaps_command(engine, args))
+        return 0
     guild = getattr(args, "guild", None)
     if guild is not None:
         engine = _guild_engine(engine, guild, indexing=indexing)

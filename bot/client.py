@@ -20,7 +20,16 @@ from bot.settings import DiscordSettings, DocsSettings, JobsSettings
 from bot.tree import load_commands, sync_commands
 from bot.ui import NO_PINGS
 from bot.worker import start_runner
-from index import Engine, JobQueue, JobRunner, Library, open_jobs, turns_for, worker_name
+from index import (
+    Engine,
+    GapLogs,
+    JobQueue,
+    JobRunner,
+    Library,
+    open_jobs,
+    turns_for,
+    worker_name,
+)
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -69,6 +78,12 @@ class VerbatimBot(commands.Bot):
             max_documents=self.docs_settings.max_documents,
             feedback_file=settings.feedback_file,
             feedback_max_bytes=settings.feedback_max_bytes,
+        )
+        # Questions a server's documents could not answer, for /docs gaps; none from DMs.
+        self.gaps = GapLogs(
+            self.library.folder,
+            enabled=self.docs_settings.gaps,
+            keep_days=self.docs_settings.gaps_days,
         )
         self._executor = ThreadPoolExecutor(
             max_workers=settings.engine_threads, thread_name_prefix="engine"

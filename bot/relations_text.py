@@ -45,8 +45,6 @@ def format_relations(relations: Relations, *, quotes: bool = True) -> str:
 
 
 def relations_json(relations: Relations, question: str | None = None) -> str:
-    """Serialise relations in networkx's node-link shape (plus the question, when routed)."""
-    data = relations.as_json()
-    if question is not None:
-        data = {"question": question, **data}
+    """Serialise relations in networkx's node-link shape; a routed question as `ask` answers."""
+    data = relations.as_json() if question is None else relations.as_answer_json(question)
     return json.dumps(data, ensure_ascii=False, indent=2)

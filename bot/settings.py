@@ -174,6 +174,12 @@ class DocsSettings(BaseSettings):
     menus_ephemeral: bool = Field(
         True, description="Answer the Ask Verbatim and Find sources menus privately."
     )
+    gaps: bool = Field(
+        True, description="Keep each server's unanswered questions for /docs gaps (off: never)."
+    )
+    gaps_days: int = Field(
+        90, ge=1, le=3650, description="Days an unanswered question is kept in the gap log."
+    )
 
 
 class JobsSettings(BaseSettings):

@@ -18,6 +18,8 @@ from index.errors import (
     StorageError,
     VerifierError,
 )
+from index.gaps.log import ABSTAINED, THUMBS_DOWN, Gap, GapLog, GapLogs
+from index.gaps.report import GapGroup, GapReport, report_for
 from index.jobs import JobRunner, put_add, put_reindex, put_remove, worker_name
 from index.library import Added, Library, LibraryEntry
 from index.relations.drawing import Picture, draw
@@ -36,14 +38,21 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 __all__ = [
+    "ABSTAINED",
     "MAX_SUMMARY_SENTENCES",
     "SUMMARY_LENGTHS",
+    "THUMBS_DOWN",
     "Added",
     "Answer",
     "ConfigError",
     "DatabaseUnavailable",
     "Engine",
     "EngineSettings",
+    "Gap",
+    "GapGroup",
+    "GapLog",
+    "GapLogs",
+    "GapReport",
     "Highlight",
     "IndexProblem",
     "IndexWriteError",
@@ -80,6 +89,7 @@ __all__ = [
     "put_add",
     "put_reindex",
     "put_remove",
+    "report_for",
     "turns_for",
     "valid_url",
     "worker_name",

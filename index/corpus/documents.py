@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 from index.corpus.complaints import held_back, pdf_complaints
 from index.corpus.invisible import remove_format_characters
 from index.corpus.webtext import main_text
+from index.corpus.wordtext import docx_text
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 METADATA_SUFFIX = ".meta.json"
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 MAX_TITLE_CHARS = 200
@@ -311,6 +312,9 @@ def _extract(path: PurePath, source: str, raw: bytes | None = None) -> tuple[str
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         text, title = _read_pdf(Path(path) if raw is None else io.BytesIO(raw), source)
+        return normalise_text(text), {"title": title} if title else {}
+    if suffix == ".docx":
+        text, title = docx_text(Path(path).read_bytes() if raw is None else raw)
         return normalise_text(text), {"title": title} if title else {}
     text = normalise_text(_decode(Path(path).read_bytes() if raw is None else raw, source))
     if suffix == ".md":

@@ -12,6 +12,7 @@ from pathlib import PurePath
 from index.corpus.complaints import held_back, pdf_complaints
 from index.corpus.documents import capped_title, normalise_text, paragraph_spans
 from index.corpus.webtext import main_text
+from index.corpus.wordtext import docx_text, is_docx
 from index.errors import IngestError
 
 # Signatures of common binary formats that someone might upload with a .txt name.
@@ -79,11 +80,13 @@ def decode_text(data: bytes) -> str:
 
 
 def sniff(data: bytes, filename: str | None = None) -> str:
-    """Return pdf, html, markdown or text from the bytes (the name only tells md from txt)."""
+    """Return pdf, docx, html, markdown or text from the bytes (the name tells md from txt)."""
     if not data.strip():
         raise IngestError("the file is empty")
     if b"%PDF-" in data[:1024]:
         return "pdf"
+    if is_docx(data):
+        return "docx"
     text = decode_text(data)
     if HTML_START.match(text[:4096]):
         return "html"
@@ -114,6 +117,17 @@ def pdf_text(data: bytes, name: str = "a PDF") -> tuple[str, str | None]:
     return normalise_text(text), title
 
 
+def word_text(data: bytes) -> tuple[str, str | None]:
+    """Return a Word document's text and title, refusing damaged or textless files."""
+    try:
+        text, title = docx_text(data)
+    except ValueError as error:
+        raise IngestError(str(error)) from None
+    if len(text.strip()) < MIN_TEXT_CHARS:
+        raise IngestError("the Word document has no text")
+    return normalise_text(text), title or None
+
+
 def html_text(html: str) -> tuple[str, str | None]:
     """Extract a page's main text, one paragraph per block, and its title."""
     text, title = main_text(html)
@@ -129,6 +143,10 @@ def prepare(data: bytes, *, filename: str | None = None, title: str | None = Non
     if kind == "pdf":
         text, found_title = pdf_text(data, filename or "an uploaded PDF")
         suffix, payload = ".pdf", data
+    elif kind == "docx":
+        # Kept as it came, like a PDF: the corpus reads it with the same reader.
+        text, found_title = word_text(data)
+        suffix, payload = ".docx", data
     elif kind == "html":
         # The main text is stored, not the page: what is quoted is what a reader saw.
         text, found_title = html_text(decode_text(data))

@@ -46,6 +46,21 @@ class Evidence:
             "text": self.text,
         }
 
+    def as_quote_json(self) -> dict[str, Any]:
+        """Return the sentence in the shape of an answer's quote, the whole sentence highlighted."""
+        # A link's sentence is read from the parse, not ranked: it has no score to give.
+        return {
+            "document": self.document,
+            "title": self.title,
+            "paragraph": self.paragraph,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "score": None,
+            "verifier": None,
+            "highlight": {"start": self.start, "end": self.end},
+        }
+
 
 @dataclass(frozen=True)
 class Node:
@@ -167,6 +182,23 @@ class Relations(NamedTuple):
             suggestions=list(self.suggestions),
         )
         return data
+
+    def as_answer_json(self, question: str) -> dict[str, Any]:
+        """Return the shape of `ask --json` for a question the links answer, graph included."""
+        quotes: dict[Evidence, dict[str, Any]] = {}
+        for link in self.graph.links:
+            for evidence in link.evidence:
+                # Links read from one sentence share it: it is quoted once.
+                quotes.setdefault(evidence, evidence.as_quote_json())
+        return {
+            "question": question,
+            "answered": self.answered and bool(self.graph.links),
+            "quotes": list(quotes.values()),
+            "more": [],
+            "reason": self.reason,
+            "note": "",
+            "relations": self.as_json(),
+        }
 
 
 # -- the per-document cache ---------------------------------------------------------------

@@ -158,7 +158,7 @@ async def test_the_docs_group_is_for_managers_by_default(rig: DiscordRig) -> Non
     group = next(c for c in put[-1].body if c["name"] == "docs")
     assert int(group["default_member_permissions"]) == 1 << 5  # MANAGE_GUILD
     assert group["contexts"] == [0]  # servers only
-    assert {o["name"] for o in group["options"]} == {"add", "remove", "list", "reindex"}
+    assert {o["name"] for o in group["options"]} == {"add", "remove", "list", "reindex", "gaps"}
     menus = {c["name"]: c["type"] for c in put[-1].body if c["type"] == 3}
     assert menus == {"Ask Verbatim": 3, "Find sources": 3}
 

@@ -44,3 +44,22 @@ def test_unknown_person_and_routed_ask(workdir: Path) -> None:
     assert routed.returncode == 0, routed.stderr
     assert "Valery Gerasimov — Mark Milley (On Monday) ¶13" in routed.stdout
     assert "“On Monday, a day after the discussions" in routed.stdout
+
+
+def test_a_routed_ask_json_keeps_the_answer_schema_and_adds_the_graph(workdir: Path) -> None:
+    plain = json.loads(run(workdir, "ask", "Who is Lloyd Austin?", "--json").stdout)
+    result = run(workdir, "ask", "--json", "Who did Stoltenberg speak with?")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == set(plain) | {"relations"}
+    assert data["question"] == "Who did Stoltenberg speak with?" and data["answered"] is True
+    graph = nx.node_link_graph(data["relations"], edges="links")
+    assert graph.number_of_edges() == 2
+    # Both links rest on one sentence, quoted once, with the fields of any answer's quote.
+    [quote] = data["quotes"]
+    assert set(quote) == set(plain["quotes"][0])
+    source = (workdir / "corpus" / "dirty-bomb-claims.txt").read_text(encoding="utf-8")
+    assert source[quote["start"] : quote["end"]] == quote["text"]
+    assert quote["paragraph"] == 8 and "Lloyd Austin" in quote["text"]
+    evidence = {(e["start"], e["end"]) for k in data["relations"]["links"] for e in k["evidence"]}
+    assert evidence == {(quote["start"], quote["end"])}

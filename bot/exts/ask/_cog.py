@@ -20,7 +20,7 @@ from bot.exts.errors import DATABASE_DOWN, slow_down
 from bot.exts.relations import PictureView, draw_relations
 from bot.exts.relations import answer_embeds as relations_answer_embeds
 from bot.ui import NO_PINGS, escape, shorten
-from index import Answer, DatabaseUnavailable, QuestionError, clean_question
+from index import ABSTAINED, Answer, DatabaseUnavailable, QuestionError, clean_question
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,14 @@ async def _reply(message: discord.Message, text: str) -> None:
     await message.reply(text, mention_author=False, allowed_mentions=NO_PINGS)
 
 
+def answer_and_log(bot: VerbatimBot, question: str, guild_id: int | None) -> Answer:
+    """Answer from the server's documents; keep an abstention in the server's gap log."""
+    answer = bot.engine_for(guild_id).ask(question)
+    if not answer.answered:
+        bot.gaps.record(guild_id, answer, ABSTAINED)
+    return answer
+
+
 class AskCog(commands.Cog):
     """Answer questions with verbatim quotes."""
 
@@ -64,7 +72,7 @@ class AskCog(commands.Cog):
     async def _answer(self, question: str, guild_id: int | None) -> Answer:
         """Answer a question from the server's documents, in the engine's threads."""
         # Finding the server's engine may load its index from disk: do it off the event loop.
-        return await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).ask(question))
+        return await self.bot.run_engine(answer_and_log, self.bot, question, guild_id)
 
     async def _relations(self, question: str, guild_id: int | None) -> Reply | None:
         """Answer who spoke with whom from the server's links; None for other questions."""
@@ -82,7 +90,7 @@ class AskCog(commands.Cog):
         """Build the reply for an answer: its embeds and the more-quotes and feedback buttons."""
         return {
             "embeds": answer_embeds(answer),
-            "view": AnswerView(answer, self.feedback),
+            "view": AnswerView(answer, self.feedback, gaps=self.bot.gaps),
             "allowed_mentions": NO_PINGS,
         }
 

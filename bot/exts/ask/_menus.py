@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import VerbatimBot
+from bot.exts.ask._cog import answer_and_log
 from bot.exts.ask._embeds import answer_embeds, claim_sources_embeds
 from bot.exts.ask._feedback import FeedbackLog
 from bot.exts.ask._views import AnswerView
@@ -54,8 +55,7 @@ class MenusCog(commands.Cog):
             )
             return None
         await interaction.response.defer(ephemeral=self._private, thinking=True)
-        guild_id = interaction.guild_id
-        return await self.bot.run_engine(lambda: self.bot.engine_for(guild_id).ask(text))
+        return await self.bot.run_engine(answer_and_log, self.bot, text, interaction.guild_id)
 
     async def ask_about(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """Answer a message's text as a question, privately."""
@@ -63,7 +63,7 @@ class MenusCog(commands.Cog):
         if answer is not None:
             await interaction.followup.send(
                 embeds=answer_embeds(answer),
-                view=AnswerView(answer, self.feedback),
+                view=AnswerView(answer, self.feedback, gaps=self.bot.gaps),
                 ephemeral=self._private,
                 allowed_mentions=NO_PINGS,
             )

@@ -10,7 +10,7 @@ import discord
 from bot.exts.ask._embeds import closest_embeds, more_quotes_embeds
 from bot.exts.ask._feedback import FeedbackLog
 from bot.ui import NO_PINGS
-from index import Answer, StorageError
+from index import THUMBS_DOWN, Answer, GapLogs, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +18,18 @@ log = logging.getLogger(__name__)
 class AnswerView(discord.ui.View):
     """Offer the further quotes once, and record one vote per user."""
 
-    def __init__(self, answer: Answer, feedback: FeedbackLog, *, timeout: float = 900) -> None:
+    def __init__(
+        self,
+        answer: Answer,
+        feedback: FeedbackLog,
+        *,
+        gaps: GapLogs | None = None,
+        timeout: float = 900,
+    ) -> None:
         super().__init__(timeout=timeout)
         self.answer = answer
         self.feedback = feedback
+        self.gaps = gaps
         self.voters: set[int] = set()
         self._saving: set[int] = set()
         self.more.disabled = not answer.more
@@ -90,4 +98,9 @@ class AnswerView(discord.ui.View):
         # Only a saved vote counts: after a failed save the user may try again.
         self.voters.add(interaction.user.id)
         self._saving.discard(interaction.user.id)
+        if not helpful and self.gaps is not None:
+            # The server's gap log keeps the question and its passages, never who voted.
+            await asyncio.to_thread(
+                self.gaps.record, interaction.guild_id, self.answer, THUMBS_DOWN
+            )
         await interaction.response.send_message("Thanks for the feedback!", ephemeral=True)

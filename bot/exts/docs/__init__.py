@@ -1,13 +1,17 @@
-"""A server's own documents: /docs add, list, remove and reindex, with safe fetching of links."""
+"""A server's own documents: /docs add, list, remove, reindex and gaps, with safe fetching."""
 
 from __future__ import annotations
 
 from bot.client import VerbatimBot
 from bot.exts.docs._cog import DocsCog
+from bot.exts.docs._gaps import GapsGroup
 
 __all__ = ["setup"]
 
 
 async def setup(bot: VerbatimBot) -> None:
     """Add the documents cog (discord.py's extension entry point)."""
-    await bot.add_cog(DocsCog(bot))
+    cog = DocsCog(bot)
+    assert cog.app_command is not None  # a GroupCog always has its group
+    GapsGroup(bot, parent=cog.app_command)  # /docs gaps show|clear, nested in the cog's group
+    await bot.add_cog(cog)

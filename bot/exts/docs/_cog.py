@@ -84,8 +84,8 @@ class DocsCog(commands.GroupCog, group_name="docs"):
 
     @app_commands.command(name="add")
     @app_commands.describe(
-        file="A .txt, .md, .html or .pdf file",
-        url="An http(s) link to a web page or PDF",
+        file="A .txt, .md, .html, .pdf or .docx file",
+        url="An http(s) link to a web page, PDF or Word document",
         title="The title to cite (default: the document's own)",
     )
     async def add(

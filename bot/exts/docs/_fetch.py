@@ -1,4 +1,4 @@
-"""Fetch a web page or PDF for /docs add, refusing private addresses before every connection."""
+"""Fetch a page, PDF or Word file for /docs add, refusing private addresses at every hop."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "VerbatimBot/0.1 (+document fetch for /docs add)"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ACCEPT = f"text/html, application/pdf, {DOCX_TYPE}, text/*"
 
 
 class FetchError(Exception):
@@ -122,7 +124,7 @@ class Fetcher:
         pins: dict[str, list[str]] = {}  # this fetch's vetted addresses, host by host
         connector = aiohttp.TCPConnector(resolver=_PinnedResolver(pins), use_dns_cache=False)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        headers = {"User-Agent": USER_AGENT, "Accept": "text/html, application/pdf, text/*"}
+        headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
         try:
             async with (
                 asyncio.timeout(self.timeout),
