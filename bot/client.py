@@ -26,6 +26,7 @@ from index import (
     JobQueue,
     JobRunner,
     Library,
+    open_gap_logs,
     open_jobs,
     turns_for,
     worker_name,
@@ -80,7 +81,8 @@ class VerbatimBot(commands.Bot):
             feedback_max_bytes=settings.feedback_max_bytes,
         )
         # Questions a server's documents could not answer, for /docs gaps; none from DMs.
-        self.gaps = GapLogs(
+        self.gaps: GapLogs = open_gap_logs(
+            engine.settings,
             self.library.folder,
             enabled=self.docs_settings.gaps,
             keep_days=self.docs_settings.gaps_days,

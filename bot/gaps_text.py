@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from index import Engine, GapLogs, GapReport, Library, load_settings, report_for
+from index import Engine, GapReport, Library, load_settings, open_gap_logs, report_for
 
 
 def format_gaps(report: GapReport, guild: int) -> str:
@@ -33,7 +33,9 @@ def gaps_command(engine: Engine, args: argparse.Namespace) -> str:
     docs = load_settings(DocsSettings)
     root = docs.guilds_root(engine.settings.data_dir)
     library = Library(engine, root, shared_visible=docs.shared_corpus_visible)
-    logs = GapLogs(library.folder, enabled=docs.gaps, keep_days=docs.gaps_days)
+    logs = open_gap_logs(
+        engine.settings, library.folder, enabled=docs.gaps, keep_days=docs.gaps_days
+    )
     # A server without documents of its own is answered from the shared ones: its titles name them.
     server = library.engine_if_any(args.guild) or engine
     report = report_for(logs.for_guild(args.guild), server, days=args.days)

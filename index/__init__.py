@@ -18,7 +18,7 @@ from index.errors import (
     StorageError,
     VerifierError,
 )
-from index.gaps.log import ABSTAINED, THUMBS_DOWN, Gap, GapLog, GapLogs
+from index.gaps.log import ABSTAINED, THUMBS_DOWN, Gap, GapLog, GapLogs, open_gap_logs
 from index.gaps.report import GapGroup, GapReport, report_for
 from index.jobs import JobRunner, put_add, put_reindex, put_remove, worker_name
 from index.library import Added, Library, LibraryEntry
@@ -84,6 +84,7 @@ __all__ = [
     "draw",
     "load_settings",
     "migrate_store",
+    "open_gap_logs",
     "open_jobs",
     "prepare",
     "put_add",

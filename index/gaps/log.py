@@ -14,7 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from index.errors import DatabaseUnavailable
 from index.results import Answer
+from index.settings import EngineSettings
+from index.storage.factory import open_gap_table
+from index.storage.rows import GapRow, GapTable
 
 GAP_LOG = "gaps.jsonl"
 ABSTAINED = "abstained"
@@ -189,6 +193,62 @@ class JsonlGapLog:
         os.replace(staged, self.path)
 
 
+class TableGapLog:
+    """A server's rows in the database's gap table; rows past `keep_days` are deleted."""
+
+    def __init__(
+        self,
+        table: GapTable,
+        tenant: str,
+        *,
+        keep_days: int = DEFAULT_KEEP_DAYS,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.table, self.tenant, self.keep_days, self.clock = table, tenant, keep_days, clock
+
+    @property
+    def cutoff(self) -> datetime:
+        """Return the time before which gaps are dropped."""
+        return self.clock() - timedelta(days=self.keep_days)
+
+    def record(self, gap: Gap) -> None:
+        """Keep a gap, and drop the server's expired ones."""
+        self.table.insert(self.tenant, GapRow(gap.at, gap.kind, gap.question, gap.passages))
+        self.table.delete(self.tenant, before=self.cutoff)
+
+    def entries(self, *, since: datetime | None = None) -> list[Gap]:
+        """Return the unexpired gaps since a time, oldest first; the expired ones are deleted."""
+        cutoff = self.cutoff
+        self.table.delete(self.tenant, before=cutoff)  # as the file does: kept no longer than said
+        start = cutoff if since is None else max(since, cutoff)
+        rows = self.table.rows(self.tenant, since=start)
+        return [Gap(r.question, r.at.astimezone(UTC), r.kind, r.passages) for r in rows]
+
+    def clear(self) -> int:
+        """Empty the server's log; return how many gaps it held."""
+        return self.table.delete(self.tenant)
+
+
+def open_gap_logs(
+    settings: EngineSettings,
+    folder_of: Callable[[int], Path],
+    *,
+    enabled: bool = True,
+    keep_days: int = DEFAULT_KEEP_DAYS,
+    clock: Callable[[], datetime] = utc_now,
+) -> GapLogs:
+    """Return every server's gap log: rows in the database when one is set, else files."""
+    table = open_gap_table(settings)
+    if table is None:
+        return GapLogs(folder_of, enabled=enabled, keep_days=keep_days, clock=clock)
+    found = table
+
+    def opener(guild_id: int) -> GapLog:
+        return TableGapLog(found, str(guild_id), keep_days=keep_days, clock=clock)
+
+    return GapLogs(folder_of, enabled=enabled, keep_days=keep_days, clock=clock, opener=opener)
+
+
 class GapLogs:
     """Every server's gap log; questions in DMs (no server, no admins to read them) are not kept."""
 
@@ -231,7 +291,7 @@ class GapLogs:
             return False  # its abstention was kept when it happened
         try:
             self.for_guild(guild_id).record(gap_from(answer, kind, self.clock()))
-        except OSError as error:
+        except (OSError, DatabaseUnavailable) as error:
             # Answering matters more than the report: say so in the log and go on.
             log.error("Could not record a gap for server %s: %s", guild_id, error)
             return False

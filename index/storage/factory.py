@@ -12,6 +12,7 @@ from index.storage.jobs import JobQueue
 from index.storage.local.shelf import LocalShelf
 from index.storage.local.store import LocalStore
 from index.storage.local.votes import FeedbackFile
+from index.storage.rows import GapTable
 from index.storage.shelf import FEEDBACK_MAX_BYTES, Shelf, VoteLog
 from index.storage.turns import Turns
 
@@ -109,3 +110,12 @@ def turns_for(settings: EngineSettings, name: str) -> Turns:
     from index.storage.local.turns import FileTurns
 
     return FileTurns(settings.data_dir / "locks", name)
+
+
+def open_gap_table(settings: EngineSettings) -> GapTable | None:
+    """Return the database's gap table, or None on local files (each server keeps a file)."""
+    if settings.database_url is None:
+        return None
+    from index.storage.postgres.gaps import PostgresGapTable
+
+    return PostgresGapTable(_pool(settings))

@@ -14,7 +14,17 @@ from types import SimpleNamespace
 import pytest
 
 from bot.exts.ask._cog import answer_and_log
-from index import ABSTAINED, THUMBS_DOWN, Answer, Gap, GapLogs, Highlight, Quote
+from index import (
+    ABSTAINED,
+    THUMBS_DOWN,
+    Answer,
+    EngineSettings,
+    Gap,
+    GapLogs,
+    Highlight,
+    Quote,
+    open_gap_logs,
+)
 from index.gaps.log import JsonlGapLog
 from index.gaps.report import gap_report, report_for
 from tests.conftest import ROOT, one_text_engine
@@ -265,3 +275,26 @@ def test_the_discord_report_fits_one_embed_however_long_the_questions() -> None:
     assert "@everyone" not in str(embed.to_dict())  # escaped: it pings no one
     empty = gaps_embed(GapReport(None, (), ()), enabled=False)
     assert "VERBATIM_GAPS=off" in (empty.description or "")
+
+
+def test_with_a_database_the_log_is_rows_per_server_expired_and_cleared(
+    tmp_path: Path, clock: Clock, database_url: str
+) -> None:
+    settings = EngineSettings(corpus_dir=tmp_path, database_url=database_url)
+    logs = open_gap_logs(settings, lambda guild: tmp_path / str(guild), keep_days=90, clock=clock)
+    assert logs.record(1, abstention("What is the refund policy?", ("billing", 3)), ABSTAINED)
+    clock.now = NOW + timedelta(days=60)
+    assert logs.record(2, abstention("Where is the office?"), ABSTAINED)
+    logs.record(1, answered("How long is tea steeped?", ("tea", 2)), THUMBS_DOWN)
+    assert logs.for_guild(1).entries() == [
+        Gap("What is the refund policy?", NOW, ABSTAINED, ("billing#3",)),
+        Gap("How long is tea steeped?", clock.now, THUMBS_DOWN, ("tea#2",)),
+    ]
+    assert [g.question for g in logs.for_guild(2).entries()] == ["Where is the office?"]
+    since = logs.for_guild(1).entries(since=NOW + timedelta(days=30))
+    assert [g.question for g in since] == ["How long is tea steeped?"]
+    clock.now = NOW + timedelta(days=91)  # the first is past 90 days, the 👎 is not
+    assert [g.question for g in logs.for_guild(1).entries()] == ["How long is tea steeped?"]
+    assert logs.for_guild(1).clear() == 1 and logs.for_guild(1).entries() == []
+    assert [g.question for g in logs.for_guild(2).entries()] == ["Where is the office?"]
+    assert list(tmp_path.iterdir()) == []  # nothing under the server folders

@@ -6,7 +6,7 @@ import psycopg
 
 from index.errors import ConfigError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Taken in the migration's transaction, so that two processes starting at once migrate once.
 MIGRATION_LOCK = 7_261_001
 
@@ -165,6 +165,19 @@ MIGRATIONS: dict[int, list[str]] = {
         "WHERE state IN ('queued', 'running')",
         "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) "
         "WHERE state IN ('done', 'failed')",
+    ],
+    # Each server's gap log: the questions its documents could not answer (no user id).
+    4: [
+        """CREATE TABLE IF NOT EXISTS gaps (
+            tenant text NOT NULL,
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            at timestamptz NOT NULL,
+            kind text NOT NULL,
+            question text NOT NULL,
+            passages text[] NOT NULL,
+            PRIMARY KEY (tenant, id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS gaps_by_time ON gaps (tenant, at)",
     ],
 }
 
