@@ -30,15 +30,24 @@ COMPARED = {
 
 
 @contextlib.contextmanager
-def benchmark_database() -> Iterator[str]:
-    """Yield the URL of an empty database: on the configured server, or an embedded one."""
-    from tests.support.postgres import fresh_database, running_server
+def benchmark_server() -> Iterator[str]:
+    """Yield a server's URL: VERBATIM_DATABASE_URL's, or a throw-away embedded one."""
+    from tests.support.postgres import running_server
 
     configured = os.environ.get("VERBATIM_DATABASE_URL", "").strip()
     if configured:
-        yield fresh_database(configured)
+        yield configured
         return
     with running_server() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def benchmark_database() -> Iterator[str]:
+    """Yield the URL of an empty database on the benchmark's server."""
+    from tests.support.postgres import fresh_database
+
+    with benchmark_server() as server:
         yield fresh_database(server)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
 from index.answering.attribution import (
     NOTHING,
     Needs,
@@ -14,7 +12,14 @@ from index.answering.attribution import (
     question_needs,
     reports_words_of,
 )
-from index.answering.quotes import MORE_QUOTES, Candidate, DistinctQuotes, make_quote
+from index.answering.quotes import (
+    MORE_QUOTES,
+    Candidate,
+    DistinctQuotes,
+    make_quote,
+    paragraph_rows,
+    prefetch_paragraphs,
+)
 from index.answering.verifier.model import Judged, Verifier
 from index.results import Quote
 from index.retrieval.fusion import Hits
@@ -78,10 +83,8 @@ def meets(needs: Needs, people_named: bool, item: Judged) -> bool:
 
 def best_sentences(view: StoreView, hits: Hits, candidate: Candidate, count: int) -> list[int]:
     """Return the paragraph's sentences whose windows ranked best for the question."""
-    item = candidate.item
-    first = candidate.best_row - view.place(candidate.best_row).sentence
-    inside = item.in_paragraph(candidate.paragraph)
-    fused = hits.fused_at(np.arange(first + inside.start, first + inside.stop))
+    inside = candidate.item.in_paragraph(candidate.paragraph)
+    fused = hits.fused_at(paragraph_rows(view, candidate))
     # Best window first; ties keep the sentences' order.
     order = sorted(range(len(inside)), key=lambda i: -float(fused[i]))
     return [inside[i] for i in order[:count]]
@@ -96,6 +99,7 @@ def verify(
 ) -> list[Verdict]:
     """Score the best sentences of the leading passages; return them in blended order."""
     leading = candidates[: len(SENTENCES_PER_PASSAGE)]
+    prefetch_paragraphs(view, hits, leading)
     owners: list[int] = []
     sentences: list[int] = []
     budget = zip(leading, SENTENCES_PER_PASSAGE, strict=False)  # there may be fewer passages

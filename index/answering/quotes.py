@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from index.answering.relevance import ANSWER_THRESHOLD, Evidence, QuestionTerms, coverage, judge
 from index.results import Highlight, Quote
@@ -64,13 +66,25 @@ def passage_candidates(
     return candidates
 
 
+def paragraph_rows(view: StoreView, candidate: Candidate) -> NDArray[np.int64]:
+    """Return the rows of the windows of a candidate's paragraph."""
+    first = candidate.best_row - view.place(candidate.best_row).sentence
+    inside = candidate.item.in_paragraph(candidate.paragraph)
+    return np.arange(first + inside.start, first + inside.stop, dtype=np.int64)
+
+
+def prefetch_paragraphs(view: StoreView, hits: Hits, candidates: Sequence[Candidate]) -> None:
+    """Score every row of these candidates' paragraphs in one ask of the store."""
+    if candidates:
+        hits.query.prefetch(np.concatenate([paragraph_rows(view, c) for c in candidates]))
+
+
 def _highlight(view: StoreView, hits: Hits, candidate: Candidate, wanted: QuestionTerms) -> int:
     """Pick the sentence (index in the document) that best answers within the paragraph."""
     item = candidate.item
     own = view.place(candidate.best_row).sentence
-    first = candidate.best_row - own
     inside = item.in_paragraph(candidate.paragraph)
-    fused = hits.fused_at(np.arange(first + inside.start, first + inside.stop))
+    fused = hits.fused_at(paragraph_rows(view, candidate))
     best, best_score = own, -np.inf
     for index, window_score in zip(inside, fused.tolist(), strict=True):
         sentence = item.sentences[index]
@@ -160,9 +174,9 @@ def select_quotes(
     chosen: list[Quote] = []
     extra: list[Quote] = []
     distinct = DistinctQuotes()
-    for candidate in candidates:
-        if candidate.evidence.relevance < ANSWER_THRESHOLD:
-            continue
+    passing = [c for c in candidates if c.evidence.relevance >= ANSWER_THRESHOLD]
+    prefetch_paragraphs(view, hits, passing)
+    for candidate in passing:
         highlight = _highlight(view, hits, candidate, wanted)
         quote = make_quote(candidate, highlight, candidate.evidence.relevance)
         if not distinct.admit(quote):

@@ -67,6 +67,10 @@ class Hits:
         return self.query.fused_at(np.asarray(rows, dtype=np.int64))
 
 
+# Rows a query keeps exact scores of; a larger ask (every row, for a benchmark) is not kept.
+SCORED_CACHE_ROWS = 20_000
+
+
 class Query:
     """One question's vector, terms and standardisation, able to score any row exactly."""
 
@@ -91,6 +95,7 @@ class Query:
         # 100 of each side ever entered them.
         self.dense_standard = Standard(self.dense_ranked.scores)
         self.keyword_standard = Standard(self.keyword_ranked.scores)
+        self._scored: dict[int, tuple[float, float]] = {}
 
     def _blend(self, dense: Scores, keyword: Scores) -> Scores:
         if self.mode == "dense":
@@ -103,10 +108,30 @@ class Query:
         ).astype(np.float32)
 
     def _sides(self, rows: Rows) -> tuple[Scores, Scores]:
+        """Score rows exactly on both sides, asking the store only for rows not scored yet."""
+        # Quoting scores each candidate paragraph's rows in turn: in a database every ask of
+        # the store is a round trip, so what was scored once (the union, a prefetch) is kept.
+        wanted = np.asarray(rows, dtype=np.int64)
+        if wanted.size > SCORED_CACHE_ROWS:
+            return self.backend.dense_at(self.vector, wanted), self.backend.keyword_at(
+                self.terms, wanted
+            )
+        listed = wanted.tolist()
+        missing = [row for row in dict.fromkeys(listed) if row not in self._scored]
+        if missing:
+            asked = np.asarray(missing, dtype=np.int64)
+            dense = self.backend.dense_at(self.vector, asked).tolist()
+            keyword = self.backend.keyword_at(self.terms, asked).tolist()
+            self._scored.update(zip(missing, zip(dense, keyword, strict=True), strict=True))
+        pairs = [self._scored[row] for row in listed]
         return (
-            self.backend.dense_at(self.vector, rows),
-            self.backend.keyword_at(self.terms, rows),
+            np.asarray([d for d, _ in pairs], dtype=np.float32),
+            np.asarray([k for _, k in pairs], dtype=np.float32),
         )
+
+    def prefetch(self, rows: Rows) -> None:
+        """Score rows ahead in one ask of the store, for the calls that follow one by one."""
+        self._sides(rows)
 
     def fused_at(self, rows: Rows) -> Scores:
         """Return the fused score of the given rows."""

@@ -10,7 +10,7 @@ from index.storage.bm25 import K1, B
 # A view over several tenants (a server's own and the shared corpus) is scored as one index of
 # both: N, the total length and each df are the sums of the tenants', and each tenant's row ids
 # are shifted into the view's.
-_SCORED = f"""
+_WEIGHED = """
 WITH asked AS (
     SELECT term, count(*) AS times FROM unnest(%(terms)s::text[]) AS term GROUP BY term
 ),
@@ -22,21 +22,29 @@ weighed AS (
     SELECT asked.term, asked.times,
            ln(1 + (%(n)s - f.df + 0.5) / (f.df + 0.5)) AS idf
     FROM asked JOIN frequencies AS f ON f.term = asked.term
-),
+)"""
+_SCORE = f"""sum(w.times * w.idf * p.tf / (p.tf + {K1} * ((1 - {B}) + {B} * p.length
+           / greatest(%(total)s::float8 / greatest(%(n)s, 1), 1e-9)))) AS score"""
+KEYWORD_TOP = f"""{_WEIGHED},
 parts AS (
     SELECT * FROM unnest(%(tenants)s::text[], %(shifts)s::bigint[], %(ends)s::bigint[])
         AS part(tenant, shift, stop)
 )
-SELECT p.row_id + part.shift AS row_id,
-       sum(w.times * w.idf * p.tf / (p.tf + {K1} * ((1 - {B}) + {B} * p.length
-           / greatest(%(total)s::float8 / greatest(%(n)s, 1), 1e-9)))) AS score
+SELECT p.row_id + part.shift AS row_id, {_SCORE}
 FROM weighed AS w
 CROSS JOIN parts AS part
 JOIN postings AS p ON p.tenant = part.tenant AND p.term = w.term
 WHERE p.row_id < part.stop
-"""
-KEYWORD_TOP = _SCORED + "GROUP BY 1 ORDER BY score DESC, 1 LIMIT %(k)s"
-# `local`: the asked rows' ids in their tenants, so the index finds them; `rows`: in the view's.
-KEYWORD_AT = (
-    _SCORED + "AND p.row_id = ANY(%(local)s) AND p.row_id + part.shift = ANY(%(rows)s) GROUP BY 1"
+GROUP BY 1 ORDER BY score DESC, 1 LIMIT %(k)s"""
+# The asked rows as (tenant, own id, shift) triples: each (term, row) is then one look-up in
+# the postings' primary key, not a scan of every posting of the term against an array.
+KEYWORD_AT = f"""{_WEIGHED},
+wanted AS (
+    SELECT * FROM unnest(%(row_tenants)s::text[], %(row_ids)s::bigint[], %(row_shifts)s::bigint[])
+        AS r(tenant, row_id, shift)
 )
+SELECT r.row_id + r.shift AS row_id, {_SCORE}
+FROM weighed AS w
+CROSS JOIN wanted AS r
+JOIN postings AS p ON p.tenant = r.tenant AND p.term = w.term AND p.row_id = r.row_id
+GROUP BY 1"""

@@ -354,9 +354,19 @@ class PostgresView:
     def keyword_at(self, query_terms: Sequence[str], rows: Rows) -> Scores:
         if not query_terms or not len(rows):
             return np.zeros(len(rows), dtype=np.float32)
-        wanted = [int(r) for r in rows]
-        local = sorted({row for _, ids in self._by_part(rows) for row in ids})
-        arguments = self._keyword_arguments(query_terms) | {"rows": wanted, "local": local}
+        tenants: list[str] = []
+        own_ids: list[int] = []
+        shifts: list[int] = []
+        for part, ids in self._by_part(rows):
+            unique = sorted(set(ids))
+            tenants += [part.tenant] * len(unique)
+            own_ids += unique
+            shifts += [part.shift] * len(unique)
+        arguments = self._keyword_arguments(query_terms) | {
+            "row_tenants": tenants,
+            "row_ids": own_ids,
+            "row_shifts": shifts,
+        }
         with self._pool.connection() as connection:
             found = connection.execute(KEYWORD_AT, arguments).fetchall()
         return _aligned(rows, dict(found))
