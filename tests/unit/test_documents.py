@@ -81,7 +81,8 @@ def test_broken_files_are_reported_and_the_rest_still_load(tmp_path: Path) -> No
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (tmp_path / "bad-meta.txt").write_text("Text.")
     (tmp_path / "bad-meta.meta.json").write_text("{oops")
-    (tmp_path / "ignored.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "ignored.odt").write_bytes(b"PK\x03\x04")  # not a format Verbatim reads
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04")
     corpus = load_corpus(tmp_path)
     # A broken sidecar loses only the metadata: the document itself is still read.
     assert [d.doc_id for d in corpus.documents] == ["bad-meta", "good"]
@@ -89,7 +90,8 @@ def test_broken_files_are_reported_and_the_rest_still_load(tmp_path: Path) -> No
     assert "control characters" in reasons["zeros.txt"]
     assert reasons["empty.txt"] == "no text"
     assert "PDF" in reasons["broken.pdf"]
-    assert "bad-meta.txt" not in reasons and "ignored.docx" not in reasons
+    assert "Word document is damaged" in reasons["broken.docx"]
+    assert "bad-meta.txt" not in reasons and "ignored.odt" not in reasons
 
 
 def test_missing_corpus_folder_is_a_problem_not_a_crash(tmp_path: Path) -> None:
