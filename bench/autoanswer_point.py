@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.report import write_report
 from bench.squad_corpus import SHARED_EVAL, read_jsonl, write_corpus
 from index import Engine, EngineSettings
 from index.results import Answer, Quote
@@ -158,19 +159,6 @@ def markdown(
     return lines
 
 
-def write_report(path: Path, lines: list[str]) -> None:
-    """Replace this block of the benchmarks file (between two markers), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    block = f"{MARKER}\n" + "\n".join(lines) + f"\n{MARKER}\n"
-    if text.count(MARKER) >= 2:
-        head, _, rest = text.partition(MARKER)
-        _, _, tail = rest.partition(MARKER)
-        text = head + block + tail.lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Ask every question, sweep the threshold and print (or write) the operating point."""
     parser = argparse.ArgumentParser(prog="python -m bench.autoanswer_point", description=__doc__)
@@ -205,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("\n".join(lines))
     if args.write:
-        write_report(args.write, lines)
+        write_report(args.write, MARKER, lines)
     return 0
 
 

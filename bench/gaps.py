@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.report import write_report
 from bench.squad_corpus import SHARED_EVAL, read_jsonl
 from index import ABSTAINED, Engine, EngineSettings, Gap
 from index.gaps import report as report_module
@@ -165,19 +166,6 @@ def markdown(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def write_report(path: Path, lines: list[str]) -> None:
-    """Replace the gaps block of the benchmarks file (between two markers), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    block = f"{MARKER}\n" + "\n".join(lines) + f"\n{MARKER}\n"
-    if text.count(MARKER) >= 2:
-        head, _, rest = text.partition(MARKER)
-        _, _, tail = rest.partition(MARKER)
-        text = head + block + tail.lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure and print (or write) the table."""
     parser = argparse.ArgumentParser(prog="python -m bench.gaps", description=__doc__)
@@ -189,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = markdown(row)
     print("\n".join(lines))
     if args.write:
-        write_report(args.write, lines)
+        write_report(args.write, MARKER, lines)
     return 0
 
 

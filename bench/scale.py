@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.report import write_report
 from bench.squad_corpus import SHARED_EVAL, answerable_questions, read_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,19 +180,6 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def write_report(path: Path, lines: list[str]) -> None:
-    """Replace the scale section of the benchmarks file (between two markers), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    block = f"{MARKER}\n" + "\n".join(lines) + f"\n{MARKER}\n"
-    if text.count(MARKER) >= 2:
-        head, _, rest = text.partition(MARKER)
-        _, _, tail = rest.partition(MARKER)
-        text = head + block + tail.lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure each size in turn and print (or write) the table."""
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
@@ -258,7 +246,7 @@ def _measure(args: argparse.Namespace, server: str | None) -> int:
     ]
     print("\n".join(lines))
     if args.write:
-        write_report(args.write, lines)
+        write_report(args.write, MARKER, lines)
     return 0
 
 
