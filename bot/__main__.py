@@ -1,5 +1,6 @@
 """Run the command line as `python -m bot`; the commands live in bot/cli.py."""
 
+import faulthandler
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ def _drop_working_folder() -> None:
 
 
 if __name__ == "__main__":
+    # A crash in native code (torch, FAISS, spaCy) then prints every thread's Python stack.
+    faulthandler.enable()
     _drop_working_folder()
 
 from bot.cli import main  # noqa: E402  (once the path is right)

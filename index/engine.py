@@ -41,8 +41,23 @@ class _RelationsSource:
         self.cache, self.view = cache, view
         self._graph: RelationGraph | None = None
         self._lock = threading.Lock()
+        self._builder: threading.Thread | None = None
+
+    def build_in_background(self) -> None:
+        """Start building the graph on a thread of its own."""
+        self._builder = threading.Thread(target=self._build, name="relations", daemon=True)
+        self._builder.start()
 
     def graph(self) -> RelationGraph:
+        """Return the graph, waiting for the background build to end if one runs."""
+        # Joined, not only waited on through the lock: a process that exits while the
+        # builder thread still unwinds spaCy's objects can crash in interpreter shutdown.
+        builder = self._builder
+        if builder is not None and builder is not threading.current_thread():
+            builder.join()
+        return self._build()
+
+    def _build(self) -> RelationGraph:
         with self._lock:
             if self._graph is None:
                 items = list(self.view.documents)
@@ -217,7 +232,7 @@ class Engine:
             # New documents are read for who-spoke-with-whom in the background, so questions
             # are answered meanwhile (a /relations question waits for it); an unchanged index
             # defers even reading the cached results to the first such question.
-            threading.Thread(target=relations.graph, name="relations", daemon=True).start()
+            relations.build_in_background()
         # Swap in one assignment so a concurrent reader sees the old or the new index, never half.
         with self._lock:
             self.searcher, self.problems, self.last_sync = searcher, problems, report
