@@ -26,8 +26,9 @@ from index.relations.drawing import Picture, draw
 from index.relations.graph import Link, RelationGraph, Relations
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
 from index.settings import EngineSettings, load_settings
-from index.storage.factory import migrate_store, open_jobs, turns_for
+from index.storage.factory import migrate_store, open_jobs, open_states, turns_for
 from index.storage.jobs import Job, JobQueue
+from index.storage.state import ServerStates
 from index.storage.transfer import copy_to_database
 from index.storage.turns import Turn, Turns
 from index.text.listing import capped_list
@@ -72,6 +73,7 @@ __all__ = [
     "Quote",
     "RelationGraph",
     "Relations",
+    "ServerStates",
     "SourceInfo",
     "StorageError",
     "Summary",
@@ -86,6 +88,7 @@ __all__ = [
     "migrate_store",
     "open_gap_logs",
     "open_jobs",
+    "open_states",
     "prepare",
     "put_add",
     "put_reindex",

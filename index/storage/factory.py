@@ -10,10 +10,12 @@ from index.settings import EngineSettings
 from index.storage.base import Store
 from index.storage.jobs import JobQueue
 from index.storage.local.shelf import LocalShelf
+from index.storage.local.state import LocalStates
 from index.storage.local.store import LocalStore
 from index.storage.local.votes import FeedbackFile
 from index.storage.rows import GapTable
 from index.storage.shelf import FEEDBACK_MAX_BYTES, Shelf, VoteLog
+from index.storage.state import ServerStates
 from index.storage.turns import Turns
 
 if TYPE_CHECKING:
@@ -76,6 +78,15 @@ def open_shelf(settings: EngineSettings, guilds_root: Path, tenant: str) -> Shel
 
         return PostgresShelf(_pool(settings), tenant)
     return LocalShelf(guilds_root / tenant)
+
+
+def open_states(settings: EngineSettings, guilds_root: Path) -> ServerStates:
+    """Return where servers keep their small settings: the database, else their folders."""
+    if settings.database_url is not None:
+        from index.storage.postgres.state import PostgresStates
+
+        return PostgresStates(_pool(settings))
+    return LocalStates(guilds_root, lock_timeout=settings.lock_timeout)
 
 
 def open_votes(

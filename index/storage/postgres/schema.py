@@ -6,7 +6,7 @@ import psycopg
 
 from index.errors import ConfigError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Taken in the migration's transaction, so that two processes starting at once migrate once.
 MIGRATION_LOCK = 7_261_001
 
@@ -178,6 +178,16 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (tenant, id)
         )""",
         "CREATE INDEX IF NOT EXISTS gaps_by_time ON gaps (tenant, at)",
+    ],
+    5: [
+        # Small per-server settings (auto-answer channels, page schedules), one jsonb a key.
+        """CREATE TABLE IF NOT EXISTS server_state (
+            tenant text NOT NULL,
+            key text NOT NULL,
+            value jsonb NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (tenant, key)
+        )""",
     ],
 }
 
