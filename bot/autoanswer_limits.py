@@ -16,6 +16,7 @@ class ChannelBudget:
 
     def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = [(per_minute, 60.0), DISCORD_BURST]
+        self.longest = max(seconds for _, seconds in self.limits)  # how long a reply counts
         self.clock = clock
         self._sent: dict[int, deque[float]] = {}
 
@@ -23,8 +24,7 @@ class ChannelBudget:
         """Count one reply in the channel and return True, or return False if over a limit."""
         now = self.clock()
         sent = self._sent.setdefault(channel_id, deque())
-        longest = max(seconds for _, seconds in self.limits)
-        while sent and now - sent[0] >= longest:
+        while sent and now - sent[0] >= self.longest:
             sent.popleft()
         for most, seconds in self.limits:
             if sum(1 for at in sent if now - at < seconds) >= most:

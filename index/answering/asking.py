@@ -36,4 +36,5 @@ def question_in(message: str, *, short_chars: int = SHORT_MESSAGE_CHARS) -> str 
 def _opens_as_question(text: str) -> bool:
     """Return whether the first word is one a question starts with."""
     first = _WORD.search(text)
+    # Within the first characters: a quote mark or "> " may come first, a sentence may not.
     return first is not None and first.start() < 3 and first.group(0).casefold() in _OPENERS

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
-from index import Engine, EngineSettings
+import pytest
+
+from index import Engine, EngineSettings, RelationGraph
 from index.corpus.ingest import prepare
+from index.engine import _RelationsSource
 from index.library import Library
 from tests.support.hashing_encoder import HashingEncoder
 
@@ -44,3 +49,25 @@ def test_servers_see_their_own_links_and_the_shared_ones(tmp_path: Path) -> None
     # Another server's person is unknown here: the question is answered from passages instead.
     assert library.engine_for(2).relations_for_question("Who did Kowalczyk meet?") is None
     assert library.engine_for(1).relations_for_question("Who did Kowalczyk meet?") is not None
+
+
+def test_the_graph_is_returned_only_once_its_background_thread_has_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process that exits (`index`) right after the graph must leave no builder thread behind.
+    build = _RelationsSource._build
+
+    def build_then_linger(source: _RelationsSource) -> RelationGraph:
+        graph = build(source)
+        if threading.current_thread().name == "relations":
+            time.sleep(0.5)  # still running after the lock is free, as unwinding spaCy is
+        return graph
+
+    monkeypatch.setattr(_RelationsSource, "_build", build_then_linger)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "generals.txt").write_text(SHARED)
+    settings = EngineSettings(corpus_dir=tmp_path / "shared", index_dir=tmp_path / "index")
+    engine = Engine.open(settings, encoder=HashingEncoder())
+    assert engine.last_sync.embedded  # so the graph was started on a thread of its own
+    engine.graph  # noqa: B018
+    assert not [thread for thread in threading.enumerate() if thread.name == "relations"]

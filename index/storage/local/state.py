@@ -50,7 +50,7 @@ class LocalStates(ServerStates):
 
 
 def _load(path: Path) -> State:
-    """Read a settings file; a missing or damaged one reads as empty, said once in the log."""
+    """Read a settings file; a missing or damaged one reads as empty (a damaged one is logged)."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

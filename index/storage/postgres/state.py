@@ -24,7 +24,7 @@ class PostgresStates(ServerStates):
             row = connection.execute(
                 "SELECT value FROM server_state WHERE tenant = %s AND key = %s", (tenant, key)
             ).fetchone()
-        return dict(row[0]) if row is not None and isinstance(row[0], dict) else {}
+        return _value(row)
 
     def update(self, tenant: str, key: str, change: Change) -> State:
         with self.pool.connection() as connection, connection.transaction():
@@ -38,8 +38,7 @@ class PostgresStates(ServerStates):
                 "SELECT value FROM server_state WHERE tenant = %s AND key = %s FOR UPDATE",
                 (tenant, key),
             ).fetchone()
-            held = dict(row[0]) if row is not None and isinstance(row[0], dict) else {}
-            value = change(held)
+            value = change(_value(row))
             connection.execute(
                 "UPDATE server_state SET value = %s, updated_at = now() "
                 "WHERE tenant = %s AND key = %s",
@@ -55,3 +54,8 @@ class PostgresStates(ServerStates):
                 (key,),
             ).fetchall()
         return [str(tenant) for (tenant,) in found]
+
+
+def _value(row: tuple[Any, ...] | None) -> State:
+    """Return the object a row holds; none, or anything but an object, reads as empty."""
+    return dict(row[0]) if row is not None and isinstance(row[0], dict) else {}
