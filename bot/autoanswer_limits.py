@@ -20,16 +20,21 @@ class ChannelBudget:
         self.clock = clock
         self._sent: dict[int, deque[float]] = {}
 
-    def take(self, channel_id: int) -> bool:
-        """Count one reply in the channel and return True, or return False if over a limit."""
+    def room(self, channel_id: int) -> bool:
+        """Return whether a reply in the channel now would be within every limit."""
         now = self.clock()
         sent = self._sent.setdefault(channel_id, deque())
         while sent and now - sent[0] >= self.longest:
             sent.popleft()
-        for most, seconds in self.limits:
-            if sum(1 for at in sent if now - at < seconds) >= most:
-                return False
-        sent.append(now)
+        return all(
+            sum(1 for at in sent if now - at < seconds) < most for most, seconds in self.limits
+        )
+
+    def take(self, channel_id: int) -> bool:
+        """Count one reply in the channel and return True, or return False if over a limit."""
+        if not self.room(channel_id):
+            return False
+        self._sent[channel_id].append(self.clock())
         return True
 
 

@@ -15,8 +15,9 @@ import discord
 from discord.ext import commands
 
 from bot.identify import IdentifyGate
+from bot.intents import gateway_intents, messages_needed
 from bot.logs import OUTAGES, describe
-from bot.settings import DiscordSettings, DocsSettings, JobsSettings
+from bot.settings import AutoAnswerSettings, DiscordSettings, DocsSettings, JobsSettings
 from bot.tree import load_commands, sync_commands
 from bot.ui import NO_PINGS
 from bot.worker import start_runner
@@ -26,8 +27,10 @@ from index import (
     JobQueue,
     JobRunner,
     Library,
+    ServerStates,
     open_gap_logs,
     open_jobs,
+    open_states,
     turns_for,
     worker_name,
 )
@@ -37,6 +40,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 HEALTH_INTERVAL = 15.0
+# How often a process that does not read messages looks whether another one turned a reader on.
+READERS_INTERVAL = 60.0
 # The close code discord.py itself uses to drop a connection it will resume.
 RESUMABLE_CLOSE = 4000
 TOKEN_NO_LONGER_ACCEPTED = (
@@ -58,22 +63,27 @@ class VerbatimBot(commands.Bot):
         *,
         docs: DocsSettings | None = None,
         jobs: JobsSettings | None = None,
+        autoanswer: AutoAnswerSettings | None = None,
         **options: Any,
     ) -> None:
-        # Default intents only: mentions and DMs carry their text without the privileged intent.
+        self.docs_settings = docs or DocsSettings()
+        guilds_root = self.docs_settings.guilds_root(engine.settings.data_dir)
+        # Servers' small settings (auto-answer channels...), in their folders or the database.
+        self.states: ServerStates = open_states(engine.settings, guilds_root)
+        reads = self.docs_settings.message_content or messages_needed(self.states)
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=gateway_intents(message_content=reads),
             allowed_mentions=NO_PINGS,
             help_command=None,
             **options,
         )
         self.engine = engine
         self.settings = settings
-        self.docs_settings = docs or DocsSettings()
+        self.autoanswer_settings = autoanswer or AutoAnswerSettings()
         self.library = Library(
             engine,
-            self.docs_settings.guilds_root(engine.settings.data_dir),
+            guilds_root,
             cache_size=self.docs_settings.guild_cache_size,
             shared_visible=self.docs_settings.shared_corpus_visible,
             max_documents=self.docs_settings.max_documents,
@@ -159,6 +169,47 @@ class VerbatimBot(commands.Bot):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    @property
+    def reads_message_text(self) -> bool:
+        """Whether this process's gateway sessions ask for the Message Content intent."""
+        return self._connection._intents.message_content
+
+    async def read_message_text(self) -> bool:
+        """Ask for message text from now on; return whether the sessions had to start anew."""
+        if self.reads_message_text:
+            return False
+        # discord.py sends the intents at IDENTIFY, from the connection state's own copy.
+        self._connection._intents.message_content = True
+        log.info("Starting new gateway sessions with the Message Content intent")
+        for socket in self._sockets():
+            await self._identify_again(socket)
+        return True
+
+    def _sockets(self) -> list[discord.gateway.DiscordWebSocket]:
+        """Return this process's gateway connections: the only one."""
+        return [self.ws] if self.ws is not None else []
+
+    async def _identify_again(self, socket: discord.gateway.DiscordWebSocket) -> None:
+        """Close a connection so that discord.py starts a new session, not a resumed one."""
+        # A resumed session keeps the intents it was opened with. Without a session id, the
+        # RESUME that discord.py sends after this close is refused (INVALID_SESSION), and
+        # discord.py then IDENTIFYs afresh, with the intents now set.
+        socket.session_id = None
+        socket.sequence = None
+        await socket.close(code=RESUMABLE_CLOSE)
+
+    async def _watch_for_readers(self) -> None:
+        """Ask for message text once another process turns on a channel that needs it."""
+        while not self.is_closed() and not self.reads_message_text:
+            await asyncio.sleep(READERS_INTERVAL)
+            try:
+                needed = await asyncio.to_thread(messages_needed, self.states)
+            except Exception as error:  # the database may be down a while: look again later
+                log.warning("Cannot read which channels need message text: %s", describe(error))
+                continue
+            if needed and self.is_ready():
+                await self.read_message_text()
+
     async def login(self, token: str) -> None:
         """Log in, after which a 401 means the token was revoked rather than mistyped."""
         await super().login(token)
@@ -222,6 +273,7 @@ class VerbatimBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Start the health reports, load the extensions and sync the commands with Discord."""
         self._health_task = asyncio.create_task(self._report_health())
+        self._readers_task = asyncio.create_task(self._watch_for_readers())
         if self.jobs is not None and self.jobs_settings.in_bot:
             runner = JobRunner(self.jobs, self.library, worker=worker_name("bot"))
             start_runner(runner, self._jobs_stop, self.jobs_settings, name="jobs")
@@ -254,6 +306,7 @@ class VerbatimBot(commands.Bot):
         self._jobs_stop.set()  # the job in hand finishes; none is taken after it
         if hasattr(self, "_health_task"):
             self._health_task.cancel()
+            self._readers_task.cancel()
         self.settings.health_file.unlink(missing_ok=True)
         await super().close()
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -272,6 +325,7 @@ class ShardedVerbatimBot(VerbatimBot, commands.AutoShardedBot):
         *,
         docs: DocsSettings | None = None,
         jobs: JobsSettings | None = None,
+        autoanswer: AutoAnswerSettings | None = None,
     ) -> None:
         shard_ids = list(settings.shard_ids) if settings.shard_ids is not None else None
         super().__init__(
@@ -279,6 +333,7 @@ class ShardedVerbatimBot(VerbatimBot, commands.AutoShardedBot):
             settings,
             docs=docs,
             jobs=jobs,
+            autoanswer=autoanswer,
             shard_count=settings.shard_count,
             shard_ids=shard_ids,
         )
@@ -307,6 +362,10 @@ class ShardedVerbatimBot(VerbatimBot, commands.AutoShardedBot):
             return 1
         return max(1, limits.max_concurrency)
 
+    def _sockets(self) -> list[discord.gateway.DiscordWebSocket]:
+        """Return the connection of every shard this process runs."""
+        return [info._parent.ws for info in self.shards.values() if info._parent.ws is not None]
+
     def _socket_for(self, data: Any) -> discord.gateway.DiscordWebSocket | None:
         """Return the connection of the shard an event came on: its server's, or shard 0 (DMs)."""
         guild = str(data.get("guild_id") or "") if isinstance(data, dict) else ""
@@ -321,8 +380,9 @@ def make_bot(
     *,
     docs: DocsSettings | None = None,
     jobs: JobsSettings | None = None,
+    autoanswer: AutoAnswerSettings | None = None,
 ) -> VerbatimBot:
     """Return the bot the settings ask for: sharded by DISCORD_SHARD_COUNT, or one connection."""
     if settings.sharded:
-        return ShardedVerbatimBot(engine, settings, docs=docs, jobs=jobs)
-    return VerbatimBot(engine, settings, docs=docs, jobs=jobs)
+        return ShardedVerbatimBot(engine, settings, docs=docs, jobs=jobs, autoanswer=autoanswer)
+    return VerbatimBot(engine, settings, docs=docs, jobs=jobs, autoanswer=autoanswer)

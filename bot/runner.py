@@ -18,7 +18,7 @@ import aiohttp
 import discord
 import yarl
 
-from bot.settings import DiscordSettings, DocsSettings, JobsSettings
+from bot.settings import AutoAnswerSettings, DiscordSettings, DocsSettings, JobsSettings
 from index import ConfigError, Engine, EngineSettings, load_settings
 
 if TYPE_CHECKING:
@@ -57,8 +57,10 @@ FATAL_CLOSE_CODES = {
     "accepts. Upgrade discord.py, and check DISCORD_GATEWAY_URL if it is set.",
     4013: "invalid intents: the gateway refused the intents sent at IDENTIFY. Upgrade "
     "discord.py, and check DISCORD_GATEWAY_URL if it is set.",
-    4014: "disallowed intents: the bot asked for a privileged intent that is not enabled. "
-    "Enable it on the application's Bot page in the Developer Portal.",
+    4014: "disallowed intents: the bot asked for the privileged Message Content intent "
+    "(some channel has auto-answer on, or VERBATIM_MESSAGE_CONTENT=true), which the "
+    "application is not granted. Tick Message Content Intent on the application's Bot page "
+    "in the Developer Portal.",
 }
 
 
@@ -213,6 +215,7 @@ def run() -> int:
             )
         docs_settings = load_settings(DocsSettings)
         jobs_settings = load_settings(JobsSettings)
+        autoanswer_settings = load_settings(AutoAnswerSettings)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -239,7 +242,13 @@ def run() -> int:
         load_model()
     from bot.client import make_bot
 
-    bot = make_bot(engine, discord_settings, docs=docs_settings, jobs=jobs_settings)
+    bot = make_bot(
+        engine,
+        discord_settings,
+        docs=docs_settings,
+        jobs=jobs_settings,
+        autoanswer=autoanswer_settings,
+    )
     return _serve_until_stopped(bot, discord_settings.token.get_secret_value().strip())
 
 

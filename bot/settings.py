@@ -180,6 +180,28 @@ class DocsSettings(BaseSettings):
     gaps_days: int = Field(
         90, ge=1, le=3650, description="Days an unanswered question is kept in the gap log."
     )
+    message_content: bool = Field(
+        False,
+        description="Request the Message Content intent even when no channel needs it yet.",
+    )
+
+
+class AutoAnswerSettings(BaseSettings):
+    """Channels where the bot answers unasked: how sure it must be, and how often it may speak."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VERBATIM_AUTOANSWER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # The best point measured by bench.autoanswer_point (docs/benchmarks.md): about 70 % of
+    # replies right, one question in six answered; a stricter value answers less, no better shown.
+    threshold: float = Field(
+        0.90, ge=0.0, le=1.0, description="Verifier probability an unasked reply needs."
+    )
+    per_minute: int = Field(6, ge=1, le=60, description="Unasked replies a channel per minute.")
 
 
 class JobsSettings(BaseSettings):

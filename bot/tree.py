@@ -13,6 +13,7 @@ log = logging.getLogger("bot.client")
 EXTENSIONS = (
     "bot.exts.errors",
     "bot.exts.ask",
+    "bot.exts.autoanswer",
     "bot.exts.summary",
     "bot.exts.info",
     "bot.exts.docs",

@@ -2,6 +2,7 @@
 
 import logging
 
+from index.answering.asking import question_in, sure_answer
 from index.answering.questions import clean_question
 from index.corpus.documents import valid_url
 from index.corpus.ingest import Prepared, prepare
@@ -93,7 +94,9 @@ __all__ = [
     "put_add",
     "put_reindex",
     "put_remove",
+    "question_in",
     "report_for",
+    "sure_answer",
     "turns_for",
     "valid_url",
     "worker_name",

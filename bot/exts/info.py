@@ -20,6 +20,8 @@ HELP_TEXT = (
     "`/sources` — the documents I can quote\n"
     "`/docs add|list|remove|reindex|gaps` — this server's own documents, and what they could "
     "not answer (all but listing need **Manage Server**)\n"
+    "`/autoanswer on|off|list` — answer questions in a channel or forum without being "
+    "mentioned, only when the answer is verified (**Manage Server**)\n"
     "`/help` — this message\n\n"
     "You can also mention me with a question, or send me a direct message. On any message, "
     "**Apps → Ask Verbatim** asks its text, and **Apps → Find sources** quotes what bears on it."

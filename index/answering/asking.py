@@ -1,10 +1,11 @@
-"""Find the question in a channel message, for channels where the bot answers unasked."""
+"""For channels where the bot answers unasked: the question in a message, and sure answers."""
 
 from __future__ import annotations
 
 import re
 
 from index.answering.questions import strip_mentions
+from index.results import Answer
 
 # A short message with no question mark is still a question when it opens like one
 # ("how do I reset my key"); "thanks, that worked" is chatter and gets no reply.
@@ -38,3 +39,14 @@ def _opens_as_question(text: str) -> bool:
     first = _WORD.search(text)
     # Within the first characters: a quote mark or "> " may come first, a sentence may not.
     return first is not None and first.start() < 3 and first.group(0).casefold() in _OPENERS
+
+
+def sure_answer(answer: Answer, threshold: float) -> Answer | None:
+    """Return the answer with only the quotes rated `threshold` or more by the verifier, or None."""
+    # Unasked replies must be right far more often than /ask's, so only the quotes the
+    # verifier is surest of are given, best first; a passage it did not judge never is.
+    sure = [q for q in answer.quotes if q.verifier is not None and q.verifier >= threshold]
+    if not answer.answered or not sure:
+        return None
+    sure.sort(key=lambda quote: quote.verifier or 0.0, reverse=True)
+    return answer._replace(quotes=sure)

@@ -109,7 +109,12 @@ async def test_commands_sync_globally_with_descriptions(rig: DiscordRig) -> None
         lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands"
     )
     commands = {c["name"]: c for c in put[-1].body}
-    assert set(commands) == {"ask", "summary", "sources", "help", "docs", "relations"} | MENUS
+    names = {"ask", "summary", "sources", "help", "docs", "relations", "autoanswer"}
+    assert set(commands) == names | MENUS
+    autoanswer = commands["autoanswer"]
+    assert {o["name"] for o in autoanswer["options"]} == {"on", "off", "list"}
+    assert int(autoanswer["default_member_permissions"]) == 1 << 5  # Manage Server
+    assert autoanswer["contexts"] == [0]  # servers only
     assert commands["ask"]["description"].startswith("Answer a question")
     assert commands["ask"]["options"][0]["name"] == "question"
     assert commands["ask"]["options"][0]["required"] is True
@@ -392,6 +397,7 @@ async def test_commands_sync_to_the_dev_guild_when_configured(rig: DiscordRig) -
             "help",
             "docs",
             "relations",
+            "autoanswer",
         } | MENUS
     finally:
         await bot.close()

@@ -45,6 +45,10 @@ USER = {
     "avatar": None,
     "flags": 0,
 }
+# The privileged intent, and the application flags that say the portal grants it.
+MESSAGE_CONTENT_INTENT = 1 << 15
+MESSAGE_CONTENT_FLAG = 1 << 18
+MESSAGE_CONTENT_LIMITED_FLAG = 1 << 19
 TIMESTAMP = "2026-11-24T12:00:00.000000+00:00"
 
 
@@ -99,6 +103,10 @@ class FakeDiscord:
     deliveries: list[tuple[str, int]] = field(default_factory=list)
     # The shard of each session resumed, in order.
     resumed: list[int] = field(default_factory=list)
+    # The application's flags (GET /oauth2/applications/@me, READY): what the portal grants.
+    app_flags: int = 0
+    # The intents of each IDENTIFY, in order.
+    identify_intents: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(910000000000000000)
@@ -162,9 +170,13 @@ class FakeDiscord:
                 shard_id, count = (payload["d"].get("shard") or [0, 1])[:2]
                 self._shard_of[id(socket)] = (shard_id, count)
                 self.identifies.append((shard_id, count, time.monotonic()))
+                self.identify_intents.append(int(payload["d"].get("intents", 0)))
                 await self._note_gateway("IDENTIFY")
                 if self.close_on_identify is not None:
                     await socket.close(code=self.close_on_identify)
+                    break
+                if self._privileged_refused(self.identify_intents[-1]):
+                    await socket.close(code=4014)  # Disallowed intent(s), as Discord says it
                     break
                 guilds = [g for g in (GUILD_ID, GUILD_B_ID) if shard_for(g, count) == shard_id]
                 # A session of its own per IDENTIFY, so that a RESUME finds its shard again.
@@ -181,11 +193,21 @@ class FakeDiscord:
             elif payload["op"] == 6:
                 # A client whose connection went stale (its loop was busy) resumes its session.
                 session = payload["d"].get("session_id")
-                self._shard_of[id(socket)] = self._sessions.get(session, (0, 1))
+                if session not in self._sessions:
+                    # Discord refuses to resume a session it does not know: start a new one.
+                    await socket.send_json({"op": 9, "d": False})
+                    await self._note_gateway("INVALID_SESSION")
+                    continue
+                self._shard_of[id(socket)] = self._sessions[session]
                 self.resumed.append(self._shard_of[id(socket)][0])
                 await self._send(socket, "RESUMED", {})
                 await self._note_gateway("RESUME")
         return socket
+
+    def _privileged_refused(self, intents: int) -> bool:
+        """Whether an IDENTIFY asks for Message Content that the application was not granted."""
+        granted = self.app_flags & (MESSAGE_CONTENT_FLAG | MESSAGE_CONTENT_LIMITED_FLAG)
+        return bool(intents & MESSAGE_CONTENT_INTENT) and not granted
 
     async def _note_gateway(self, what: str) -> None:
         async with self.changed:
@@ -289,7 +311,7 @@ class FakeDiscord:
             ],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
-            "application": {"id": APP_ID, "flags": 0},
+            "application": {"id": APP_ID, "flags": self.app_flags},
             "private_channels": [],
             "relationships": [],
         }
@@ -547,7 +569,7 @@ class FakeDiscord:
                     "bot_public": True,
                     "bot_require_code_grant": False,
                     "verify_key": "0" * 64,
-                    "flags": 0,
+                    "flags": self.app_flags,
                     "owner": USER,
                     "team": None,
                     "summary": "",

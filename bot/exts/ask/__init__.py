@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from bot.client import VerbatimBot
-from bot.exts.ask._cog import AskCog
+from bot.exts.ask._cog import AskCog, answer_and_log
+from bot.exts.ask._embeds import answer_embeds
 from bot.exts.ask._feedback import FeedbackLog
 from bot.exts.ask._menus import MenusCog
+from bot.exts.ask._views import AnswerView
 
-__all__ = ["setup"]
+__all__ = ["AnswerView", "FeedbackLog", "answer_and_log", "answer_embeds", "setup"]
 
 
 async def setup(bot: VerbatimBot) -> None:

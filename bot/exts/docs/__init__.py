@@ -5,8 +5,9 @@ from __future__ import annotations
 from bot.client import VerbatimBot
 from bot.exts.docs._cog import DocsCog
 from bot.exts.docs._gaps import GapsGroup
+from bot.exts.docs._members import is_admin, who
 
-__all__ = ["setup"]
+__all__ = ["is_admin", "setup", "who"]
 
 
 async def setup(bot: VerbatimBot) -> None:
