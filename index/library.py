@@ -358,16 +358,19 @@ class Library:
         token: str | None,
         source_url: str | None = None,
         refreshed_by: str = "refresh",
+        now: datetime | None = None,
     ) -> LibraryEntry:
         """Replace a page's document with its changed text and re-index; record it either way."""
+        # `now`: when the page was fetched (by default, the time the change is made).
         try:
             with self._changing(guild_id) as engine:
                 new = self._replace(engine, doc_id, prepared, source_url, refreshed_by)
         except Exception as error:
             failure = Refetch("failed", error=str(error) or type(error).__name__)
-            self.pages.settle(guild_id, doc_id, failure, _now(), token=token)
+            self.pages.settle(guild_id, doc_id, failure, now or _now(), token=token)
             raise
-        self.pages.settle(guild_id, doc_id, fetch, _now(), token=token, new_doc_id=new.doc_id)
+        at = now or _now()
+        self.pages.settle(guild_id, doc_id, fetch, at, token=token, new_doc_id=new.doc_id)
         return new
 
     def _replace(
