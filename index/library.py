@@ -317,7 +317,7 @@ class Library:
         """Start fetching an added page again; the document stays added if that fails."""
         try:
             self.pages.schedule(guild_id, doc_id, page, sha256_text=sha256_text)
-        except (OSError, StorageError):
+        except Exception:  # a disk or database failure: the add itself is done and kept
             log.exception("Could not schedule %s of guild %s for re-fetching", doc_id, guild_id)
 
     def remove(
@@ -345,7 +345,7 @@ class Library:
         """Stop fetching a removed document's page; a stale schedule is dropped at its fetch."""
         try:
             self.pages.forget(guild_id, doc_id)
-        except (OSError, StorageError):
+        except Exception:  # the removal is done; the refresher drops a stale schedule itself
             log.exception("Could not unschedule %s of guild %s", doc_id, guild_id)
 
     def refresh(
@@ -367,7 +367,10 @@ class Library:
                 new = self._replace(engine, doc_id, prepared, source_url, refreshed_by)
         except Exception as error:
             failure = Refetch("failed", error=str(error) or type(error).__name__)
-            self.pages.settle(guild_id, doc_id, failure, now or _now(), token=token)
+            try:
+                self.pages.settle(guild_id, doc_id, failure, now or _now(), token=token)
+            except Exception:  # the claim lapses instead, and the page is fetched again
+                log.exception("Could not record a failed refresh of %s", doc_id)
             raise
         at = now or _now()
         self.pages.settle(guild_id, doc_id, fetch, at, token=token, new_doc_id=new.doc_id)

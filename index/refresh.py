@@ -15,6 +15,8 @@ EVERY = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 REFRESH_CHOICES = ("daily", "weekly", "never")
 # A claimed page is another process's to fetch for this long; then it is due again.
 LEASE = timedelta(minutes=30)
+# Pages of one server claimed in one pass, so that all are fetched well within their lease.
+CLAIM_AT_ONCE = 10
 # A failed fetch is tried again sooner than the schedule's next: after 1 h, 2 h, 3 h...
 RETRY = timedelta(hours=1)
 FLAG_AFTER = 3  # failures in a row that flag the page in /docs list (it is kept)
@@ -91,12 +93,14 @@ def due(entry: Mapping[str, Any], now: datetime) -> bool:
     return parse(str(entry["next_fetch"])) <= now
 
 
-def claimed(schedule: State, now: datetime, token: str) -> tuple[State, dict[str, Any]]:
-    """Claim the due pages: push each one's next fetch a lease ahead; return both."""
+def claimed(
+    schedule: State, now: datetime, token: str, *, limit: int = CLAIM_AT_ONCE
+) -> tuple[State, dict[str, Any]]:
+    """Claim up to `limit` due pages: push each one's next fetch a lease ahead; return both."""
     taken: dict[str, Any] = {}
     kept = dict(schedule)
     for doc_id, entry in schedule.items():
-        if due(entry, now):
+        if len(taken) < limit and due(entry, now):
             kept[doc_id] = {**entry, "claim": token, "next_fetch": stamp(now + LEASE)}
             taken[doc_id] = kept[doc_id]
     return kept, taken

@@ -169,3 +169,10 @@ def test_removing_a_document_forgets_its_page(library: Library) -> None:
     library.remove(1, added.entry.doc_id, removed_by="refresh", action="gone")
     assert library.pages.read(1) == {}
     assert audit(library, 1)[-1]["action"] == "gone"
+
+
+def test_a_pass_claims_a_few_due_pages_and_leaves_the_rest_due() -> None:
+    schedule = {str(n): entry(next_fetch="2026-11-30T09:00:00Z") for n in range(5)}
+    kept, taken = claimed(schedule, NOW, "a", limit=3)
+    assert list(taken) == ["0", "1", "2"]
+    assert list(claimed(kept, NOW, "b", limit=3)[1]) == ["3", "4"]
