@@ -261,6 +261,10 @@ class JobRunner:
             )
             if entry is not None:
                 self.library.reindex(guild_id, requested_by=added_by, progress=progress)
+                if page is not None and entry.doc_id not in self.library.pages.read(guild_id):
+                    self.library.pages.schedule(
+                        guild_id, entry.doc_id, page, sha256_text=prepared.text_sha256
+                    )
                 return self._added(guild_id, entry.doc_id, entry.title)
         added = self.library.add(
             guild_id,
