@@ -168,6 +168,12 @@ class DocsSettings(BaseSettings):
     max_documents: int = Field(200, ge=1, le=100_000, description="Documents per server.")
     fetch_timeout_seconds: float = Field(20.0, gt=0, le=300, description="Time to fetch a URL.")
     max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed when fetching.")
+    refresh_check_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="How often the bot looks for added pages due to be fetched again (0: never).",
+    )
     reply_in_thread: bool = Field(
         False, description="Open a thread for each question asked by mention in a channel."
     )

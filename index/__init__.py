@@ -21,8 +21,19 @@ from index.errors import (
 )
 from index.gaps.log import ABSTAINED, THUMBS_DOWN, Gap, GapLog, GapLogs, open_gap_logs
 from index.gaps.report import GapGroup, GapReport, report_for
-from index.jobs import JobRunner, put_add, put_reindex, put_remove, worker_name
+from index.jobs import JobRunner, put_add, put_refresh, put_reindex, put_remove, worker_name
 from index.library import Added, Library, LibraryEntry
+from index.refresh import (
+    REFRESH_CHOICES,
+    Page,
+    PageSchedules,
+    Refetch,
+    new_claim_token,
+    page_flagged,
+    page_gone,
+    refetch_failed,
+    refetch_judged,
+)
 from index.relations.drawing import Picture, draw
 from index.relations.graph import Link, RelationGraph, Relations
 from index.results import Answer, Highlight, Quote, SourceInfo, Summary
@@ -42,6 +53,7 @@ logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 __all__ = [
     "ABSTAINED",
     "MAX_SUMMARY_SENTENCES",
+    "REFRESH_CHOICES",
     "SUMMARY_LENGTHS",
     "THUMBS_DOWN",
     "Added",
@@ -67,11 +79,14 @@ __all__ = [
     "Link",
     "LockError",
     "ModelLoadError",
+    "Page",
+    "PageSchedules",
     "Picture",
     "Prepared",
     "ProgressUpdate",
     "QuestionError",
     "Quote",
+    "Refetch",
     "RelationGraph",
     "Relations",
     "ServerStates",
@@ -87,14 +102,20 @@ __all__ = [
     "draw",
     "load_settings",
     "migrate_store",
+    "new_claim_token",
     "open_gap_logs",
     "open_jobs",
     "open_states",
+    "page_flagged",
+    "page_gone",
     "prepare",
     "put_add",
+    "put_refresh",
     "put_reindex",
     "put_remove",
     "question_in",
+    "refetch_failed",
+    "refetch_judged",
     "report_for",
     "sure_answer",
     "turns_for",

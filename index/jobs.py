@@ -13,6 +13,7 @@ from typing import Any
 from index.corpus.ingest import Prepared
 from index.errors import ConfigError, IngestError
 from index.library import Library
+from index.refresh import Page, Refetch
 from index.storage.jobs import ClaimedJob, Job, JobQueue
 from index.text.progress import ProgressListener, ProgressUpdate
 
@@ -37,24 +38,80 @@ def put_add(
     *,
     added_by: str,
     source_url: str | None = None,
+    page: Page | None = None,
 ) -> int:
     """Queue adding a prepared document to a server; return the job's id."""
     payload = {
+        **_prepared_fields(prepared),
+        "added_by": added_by,
+        "source_url": source_url,
+        "page": None if page is None else vars(page),
+    }
+    return queue.put(str(guild_id), "add", payload, prepared.payload)
+
+
+def put_refresh(
+    queue: JobQueue,
+    guild_id: int,
+    doc_id: str,
+    prepared: Prepared,
+    fetch: Refetch,
+    *,
+    token: str | None,
+    source_url: str | None,
+) -> int:
+    """Queue replacing a page's document with the changed text fetched; return the job's id."""
+    payload = {
+        **_prepared_fields(prepared),
+        "doc_id": doc_id,
+        "fetch": vars(fetch),
+        "token": token,
+        "source_url": source_url,
+    }
+    return queue.put(str(guild_id), "refresh", payload, prepared.payload)
+
+
+def _prepared_fields(prepared: Prepared) -> dict[str, Any]:
+    """Return what a job needs to rebuild a prepared document around its file."""
+    return {
         "kind": prepared.kind,
         "suffix": prepared.suffix,
         "title": prepared.title,
         "sha256": prepared.sha256,
         "paragraphs": prepared.paragraphs,
         "name": prepared.name,
-        "added_by": added_by,
-        "source_url": source_url,
+        "text_sha256": prepared.text_sha256,
     }
-    return queue.put(str(guild_id), "add", payload, prepared.payload)
 
 
-def put_remove(queue: JobQueue, guild_id: int, doc_id: str, *, title: str, removed_by: str) -> int:
+def _prepared(job: Job) -> Prepared:
+    """Rebuild the prepared document a job carries."""
+    if job.data is None:
+        raise IngestError("the job carries no file")
+    payload = job.payload
+    return Prepared(
+        kind=str(payload["kind"]),
+        suffix=str(payload["suffix"]),
+        payload=job.data,
+        title=payload.get("title"),
+        sha256=str(payload["sha256"]),
+        paragraphs=int(payload["paragraphs"]),
+        name=str(payload.get("name") or "document"),
+        text_sha256=str(payload.get("text_sha256") or ""),
+    )
+
+
+def put_remove(
+    queue: JobQueue,
+    guild_id: int,
+    doc_id: str,
+    *,
+    title: str,
+    removed_by: str,
+    action: str = "remove",
+) -> int:
     """Queue removing one of a server's documents; return the job's id."""
-    payload = {"doc_id": doc_id, "title": title, "removed_by": removed_by}
+    payload = {"doc_id": doc_id, "title": title, "removed_by": removed_by, "action": action}
     return queue.put(str(guild_id), "remove", payload)
 
 
@@ -75,6 +132,8 @@ def summary(job: Job) -> str:
         )
     if job.kind == "remove":
         return f"removed “{result.get('title')}” ({result.get('doc_id')})"
+    if job.kind == "refresh":
+        return f"refreshed “{result.get('title')}” (now {result.get('doc_id')})"
     return (
         f"re-indexed: embedded {result.get('embedded')}, reused {result.get('reused')}, "
         f"removed {result.get('removed')}"
@@ -175,6 +234,8 @@ class JobRunner:
             return self._add(job, guild_id, payload, progress)
         if job.kind == "remove":
             return self._remove(job, guild_id, payload, progress)
+        if job.kind == "refresh":
+            return self._refresh(job, guild_id, payload)
         report = self.library.reindex(
             guild_id, requested_by=str(payload.get("requested_by", "?")), progress=progress
         )
@@ -189,17 +250,8 @@ class JobRunner:
         self, job: Job, guild_id: int, payload: Mapping[str, Any], progress: ProgressListener
     ) -> Mapping[str, Any]:
         """Add the job's document, or, on a redo, finish what an interrupted add began."""
-        if job.data is None:
-            raise IngestError("the job carries no file")
-        prepared = Prepared(
-            kind=str(payload["kind"]),
-            suffix=str(payload["suffix"]),
-            payload=job.data,
-            title=payload.get("title"),
-            sha256=str(payload["sha256"]),
-            paragraphs=int(payload["paragraphs"]),
-            name=str(payload.get("name") or "document"),
-        )
+        prepared = _prepared(job)
+        page = Page(**payload["page"]) if payload.get("page") else None
         added_by = str(payload.get("added_by") or "?")
         if job.attempts > 1:
             # The last attempt may have stored the file and died before its index was written:
@@ -209,6 +261,10 @@ class JobRunner:
             )
             if entry is not None:
                 self.library.reindex(guild_id, requested_by=added_by, progress=progress)
+                if page is not None and entry.doc_id not in self.library.pages.read(guild_id):
+                    self.library.pages.schedule(
+                        guild_id, entry.doc_id, page, sha256_text=prepared.text_sha256
+                    )
                 return self._added(guild_id, entry.doc_id, entry.title)
         added = self.library.add(
             guild_id,
@@ -216,6 +272,7 @@ class JobRunner:
             added_by=added_by,
             source_url=payload.get("source_url"),
             progress=progress,
+            page=page,
         )
         return {
             "doc_id": added.entry.doc_id,
@@ -247,7 +304,20 @@ class JobRunner:
         if job.attempts > 1 and not present:
             self.library.reindex(guild_id, requested_by=removed_by, progress=progress)
             return {"doc_id": doc_id, "title": str(payload.get("title") or doc_id)}
-        entry = self.library.remove(guild_id, doc_id, removed_by=removed_by)
+        action = str(payload.get("action") or "remove")
+        entry = self.library.remove(guild_id, doc_id, removed_by=removed_by, action=action)
+        return {"doc_id": entry.doc_id, "title": entry.title}
+
+    def _refresh(self, job: Job, guild_id: int, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Replace a page's document with its changed text (a redo finishes what was begun)."""
+        entry = self.library.refresh(
+            guild_id,
+            str(payload["doc_id"]),
+            _prepared(job),
+            Refetch(**payload["fetch"]),
+            token=payload.get("token"),
+            source_url=payload.get("source_url"),
+        )
         return {"doc_id": entry.doc_id, "title": entry.title}
 
     def hand_back(self) -> bool:

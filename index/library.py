@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from index.answering.verifier.model import Verifier
@@ -17,12 +18,14 @@ from index.corpus.documents import Corpus, Document
 from index.corpus.ingest import Prepared
 from index.engine import Engine
 from index.errors import IndexWriteError, LibraryError, StorageError
+from index.refresh import Page, PageSchedules, Refetch
 from index.results import Answer
 from index.retrieval.encoder import Encoder
 from index.settings import EngineSettings
 from index.storage.base import StoreView, SyncReport
-from index.storage.factory import SHARED_TENANT, open_shelf, open_store, open_votes
+from index.storage.factory import SHARED_TENANT, open_shelf, open_states, open_store, open_votes
 from index.storage.shelf import FEEDBACK_MAX_BYTES, LibraryEntry, Shelf, Upload, timestamp
+from index.storage.state import ServerStates
 from index.text.progress import ProgressListener
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,10 @@ def _reason(error: OSError | IndexWriteError) -> str:
     return strerror or str(error) or type(error).__name__
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-") or "document"
 
@@ -128,6 +135,7 @@ class Library:
         max_documents: int = 200,
         feedback_file: Path | None = None,
         feedback_max_bytes: int = FEEDBACK_MAX_BYTES,
+        states: ServerStates | None = None,
     ) -> None:
         # `data_dir` holds the servers' folders on the local store; with a database it stays
         # untouched. `feedback_file` is where votes go on the local store.
@@ -137,6 +145,8 @@ class Library:
         self.shared_visible = shared_visible
         self.max_documents = max_documents
         self._votes = open_votes(shared.settings, feedback_file, max_bytes=feedback_max_bytes)
+        # Pages added by link and fetched again, kept with the servers' other small settings.
+        self.pages = PageSchedules(states or open_states(shared.settings, data_dir))
         self._engines: OrderedDict[int, Engine] = OrderedDict()
         self._pinned: dict[int, int] = {}
         self._lock = threading.Lock()
@@ -262,8 +272,10 @@ class Library:
         added_by: str,
         source_url: str | None = None,
         progress: ProgressListener | None = None,
+        page: Page | None = None,
     ) -> Added:
         """Store a prepared document on the server's shelf and re-index; undo it on failure."""
+        # `page`: a page added by link that is to be fetched again on its schedule.
         with self._changing(guild_id) as engine:
             shelf = engine.shelf
             entries = shelf.entries()
@@ -297,10 +309,22 @@ class Library:
                 (s.sentences for s in engine.sources() if s.document == entry.doc_id), 0
             )
             self._audit(shelf, "add", added_by, entry, source_url=source_url)
+            if page is not None:
+                self._schedule(guild_id, entry.doc_id, page, prepared.text_sha256)
             return Added(entry, len(document.paragraphs), sentences, report)
 
-    def remove(self, guild_id: int, doc_id: str, *, removed_by: str) -> LibraryEntry:
+    def _schedule(self, guild_id: int, doc_id: str, page: Page, sha256_text: str) -> None:
+        """Start fetching an added page again; the document stays added if that fails."""
+        try:
+            self.pages.schedule(guild_id, doc_id, page, sha256_text=sha256_text)
+        except Exception:  # a disk or database failure: the add itself is done and kept
+            log.exception("Could not schedule %s of guild %s for re-fetching", doc_id, guild_id)
+
+    def remove(
+        self, guild_id: int, doc_id: str, *, removed_by: str, action: str = "remove"
+    ) -> LibraryEntry:
         """Delete one of the server's documents and re-index."""
+        # `action` names it in the audit log: "gone" when its page answered 404 or 410.
         with self._changing(guild_id) as engine:
             shelf = engine.shelf
             entry = next((e for e in shelf.entries() if e.doc_id == doc_id), None)
@@ -313,8 +337,94 @@ class Library:
                 shelf.unhide(entry)
                 raise _indexing_failed(error) from None
             shelf.delete(entry)
-            self._audit(shelf, "remove", removed_by, entry)
+            self._audit(shelf, action, removed_by, entry)
+            self._forget(guild_id, doc_id)
             return entry
+
+    def _forget(self, guild_id: int, doc_id: str) -> None:
+        """Stop fetching a removed document's page; a stale schedule is dropped at its fetch."""
+        try:
+            self.pages.forget(guild_id, doc_id)
+        except Exception:  # the removal is done; the refresher drops a stale schedule itself
+            log.exception("Could not unschedule %s of guild %s", doc_id, guild_id)
+
+    def refresh(
+        self,
+        guild_id: int,
+        doc_id: str,
+        prepared: Prepared,
+        fetch: Refetch,
+        *,
+        token: str | None,
+        source_url: str | None = None,
+        refreshed_by: str = "refresh",
+        now: datetime | None = None,
+    ) -> LibraryEntry:
+        """Replace a page's document with its changed text and re-index; record it either way."""
+        # `now`: when the page was fetched (by default, the time the change is made).
+        try:
+            with self._changing(guild_id) as engine:
+                new = self._replace(engine, doc_id, prepared, source_url, refreshed_by)
+        except Exception as error:
+            failure = Refetch("failed", error=str(error) or type(error).__name__)
+            try:
+                self.pages.settle(guild_id, doc_id, failure, now or _now(), token=token)
+            except Exception:  # the claim lapses instead, and the page is fetched again
+                log.exception("Could not record a failed refresh of %s", doc_id)
+            raise
+        at = now or _now()
+        self.pages.settle(guild_id, doc_id, fetch, at, token=token, new_doc_id=new.doc_id)
+        return new
+
+    def _replace(
+        self,
+        engine: GuildEngine,
+        doc_id: str,
+        prepared: Prepared,
+        source_url: str | None,
+        by: str,
+    ) -> LibraryEntry:
+        """Store the new text beside the old, index it, then delete the old; undo on failure."""
+        shelf = engine.shelf
+        entries = shelf.entries()
+        old = next((e for e in entries if e.doc_id == doc_id), None)
+        # Found already: an interrupted attempt stored it, and finishing is all that is left.
+        new = next((e for e in entries if e.sha256 == prepared.sha256), None)
+        if old is None and new is None:
+            raise LibraryError(f"there is no document '{doc_id}' in this server any more")
+        stored = new is None
+        if new is None:
+            assert old is not None
+            new, _ = shelf.store(
+                Upload(
+                    payload=prepared.payload,
+                    filename=f"{_slug(old.title)}-{prepared.sha256[:8]}{prepared.suffix}",
+                    name=prepared.name,
+                    title=old.title,
+                    sha256=prepared.sha256,
+                    added_by=old.added_by,
+                    source_url=source_url or old.source_url,
+                )
+            )
+        replaced = old is not None and old.doc_id != new.doc_id
+        if replaced:
+            assert old is not None
+            shelf.hide(old)
+        try:
+            engine.reindex(prune=True, must_save=True)
+        except Exception as error:
+            if stored:
+                shelf.delete(new)
+            if replaced:
+                assert old is not None
+                shelf.unhide(old)
+            raise _indexing_failed(error) from None
+        if replaced:
+            assert old is not None
+            shelf.delete(old)
+            self._audit(shelf, "refresh-replaced", by, old)
+        self._audit(shelf, "refresh", by, new)
+        return new
 
     def reindex(
         self, guild_id: int, *, requested_by: str, progress: ProgressListener | None = None

@@ -48,6 +48,8 @@ class Prepared:
     sha256: str
     paragraphs: int
     name: str = "document"  # from the file name or URL: names the file, and titles it if need be
+    # The sha256 of the extracted text: a page fetched again is re-indexed only if it changed.
+    text_sha256: str = ""
 
 
 def sha256(data: bytes) -> str:
@@ -160,4 +162,5 @@ def prepare(data: bytes, *, filename: str | None = None, title: str | None = Non
     chosen = (title or "").strip() or found_title
     chosen = capped_title(chosen) if chosen else None
     name = PurePath(filename or "").stem.strip() or "document"
-    return Prepared(kind, suffix, payload, chosen, sha256(data), paragraphs, name)
+    text_hash = sha256(text.encode("utf-8"))
+    return Prepared(kind, suffix, payload, chosen, sha256(data), paragraphs, name, text_hash)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-JobKind = Literal["add", "remove", "reindex"]
+JobKind = Literal["add", "remove", "reindex", "refresh"]
 JobState = Literal["queued", "running", "done", "failed"]
-KINDS: tuple[JobKind, ...] = ("add", "remove", "reindex")
+KINDS: tuple[JobKind, ...] = ("add", "remove", "reindex", "refresh")
 # Claims of one job that may end with its worker gone (killed, out of memory) before it fails.
 MAX_ATTEMPTS = 3
 

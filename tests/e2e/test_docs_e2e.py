@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -234,6 +235,35 @@ async def test_a_web_page_is_added_with_its_link(rig: DiscordRig, local_fetcher:
     answer = await ask(rig.fake, "How high does the spring tide at Porthmoor rise?", GUILD_B_ID)
     assert "6.2 metres" in answer and f"]({url})" in answer  # the citation links to the page
     assert "6.2 metres" not in await ask(rig.fake, "How high does the spring tide rise?")
+
+
+async def test_an_added_page_is_fetched_again_when_due(
+    rig: DiscordRig, local_fetcher: None
+) -> None:
+    def harbour(hours: str) -> bytes:
+        return (
+            "<html><head><title>Harbour office</title></head><body><article>"
+            f"<p>The Porthmoor harbour office opens {hours} on weekdays.</p>"
+            "<p>Moorings are booked at the office.</p></article></body></html>"
+        ).encode()
+
+    path = "/attachments/pages/harbour.html"
+    rig.fake.cdn[path] = (harbour("from 8 to 16"), "text/html")
+    url = f"http://docs.test:{rig.fake.port}{path}"
+    payload = await docs(rig.fake, "add", [option("url", url), option("refresh", "daily")])
+    added = await final_edit(rig.fake, payload, "Added", "couldn't")
+    assert "I'll fetch the page again daily" in added
+
+    rig.fake.cdn[path] = (harbour("from 9 to 17"), "text/html")
+    cog = docs_cog(rig)
+    done = await cog.refresher.run_once(datetime.now(UTC) + timedelta(days=2))
+    assert "changed" in done.values()
+    assert "9 to 17" in await ask(rig.fake, "When does the Porthmoor harbour office open?")
+
+    listing = await docs(rig.fake, "list", admin=False)
+    body = (await rig.fake.wait_for(followup_for(listing)))[0].body
+    fields = {f["name"]: f["value"] for f in body["embeds"][0]["fields"]}
+    assert "fetched " in fields["Harbour office"] and "(daily)" in fields["Harbour office"]
 
 
 SSRF = {

@@ -21,6 +21,8 @@ class Upload:
     data: bytes
     filename: str
     source_url: str | None
+    etag: str | None = None  # a link's validators, for fetching it again conditionally
+    last_modified: str | None = None
 
 
 def byte_limit(max_file_mb: float) -> int:
@@ -58,12 +60,22 @@ async def receive(
     else:
         assert url is not None
         fetched = await fetcher.fetch(url)
-        filename = fetched.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-        upload = Upload(fetched.data, filename, fetched.url)
+        upload = Upload(
+            fetched.data,
+            filename_of(fetched.url),
+            fetched.url,
+            fetched.etag,
+            fetched.last_modified,
+        )
     # Checked on the bytes themselves: a link's size is known only once it is fetched.
     if len(upload.data) > byte_limit(max_file_mb):
         raise IngestError(f"it is larger than {max_file_mb:g} MB")
     return upload
+
+
+def filename_of(url: str) -> str:
+    """Return the file name a link ends with (its last path segment), for reading its type."""
+    return url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
 
 
 def not_added(name: str | None, error: Exception) -> str:

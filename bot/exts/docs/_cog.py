@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 import discord
 from discord import app_commands
@@ -27,12 +27,14 @@ from bot.exts.docs._fetch import FetchError, fetcher_from
 from bot.exts.docs._jobs import JobReply
 from bot.exts.docs._members import admin_guild, who
 from bot.exts.docs._progress import Progress
+from bot.exts.docs._refresh import Refresher
 from bot.ui import NO_PINGS, escape, shorten
 from index import (
     Added,
     IngestError,
     JobQueue,
     LibraryEntry,
+    Page,
     Prepared,
     prepare,
     put_add,
@@ -55,7 +57,16 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         self._changing: dict[int, asyncio.Lock] = {}
         # Changes in different servers may run together, but always leave a thread for questions.
         self._threads = asyncio.Semaphore(max(1, bot.settings.engine_threads - 1))
+        self.refresher = Refresher(bot, fetcher=lambda: self.fetcher, changing=self._lock)
         super().__init__()
+
+    async def cog_load(self) -> None:
+        """Start fetching pages added by link again when they are due."""
+        self.refresher.start(self.bot.docs_settings.refresh_check_seconds)
+
+    async def cog_unload(self) -> None:
+        """Stop fetching pages again."""
+        await self.refresher.stop()
 
     @contextlib.asynccontextmanager
     async def _lock(self, guild_id: int) -> AsyncIterator[None]:
@@ -87,6 +98,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         file="A .txt, .md, .html, .pdf or .docx file",
         url="An http(s) link to a web page, PDF or Word document",
         title="The title to cite (default: the document's own)",
+        refresh="For a link: how often to fetch the page again for changes (default weekly)",
     )
     async def add(
         self,
@@ -94,6 +106,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         file: discord.Attachment | None = None,
         url: str | None = None,
         title: app_commands.Range[str, 1, 200] | None = None,
+        refresh: Literal["daily", "weekly", "never"] = "weekly",
     ) -> None:
         """Add a document to this server from a file or a link."""
         max_file_mb = self.bot.docs_settings.max_file_mb
@@ -111,11 +124,12 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         try:
             upload = await receive(file, url, self.fetcher, max_file_mb)
             prepared = await self._prepare(upload, title)
+            page = _page(url, refresh, upload)
             # With a database the change is a job that any process may run; else it runs here.
             added = (
                 None
                 if queue is not None
-                else await self._store(interaction, guild_id, prepared, upload.source_url)
+                else await self._store(interaction, guild_id, prepared, upload.source_url, page)
             )
         except (FetchError, IngestError) as error:
             await self._say(interaction, not_added(name, error))
@@ -124,9 +138,9 @@ class DocsCog(commands.GroupCog, group_name="docs"):
             await self._say(interaction, DOWNLOAD_FAILED)
             return
         if queue is not None:
-            await self._add_by_job(reply, queue, guild_id, prepared, upload, name)
+            await self._add_by_job(reply, queue, guild_id, prepared, upload, name, page)
         elif added is not None:
-            await self._say(interaction, added_message(added))
+            await self._say(interaction, added_message(added) + _schedule_note(page))
 
     async def _add_by_job(
         self,
@@ -136,6 +150,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         prepared: Prepared,
         upload: Upload,
         name: str | None,
+        page: Page | None,
     ) -> None:
         """Queue the add for any process to run, and tell its result when it is done."""
         job_id = await asyncio.to_thread(
@@ -145,6 +160,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
             prepared,
             added_by=who(reply.interaction.user),
             source_url=upload.source_url,
+            page=page,
         )
         job = await reply.follow(queue, job_id)
         if job is None:
@@ -156,7 +172,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
                 str(result["doc_id"]),
                 int(result["paragraphs"]),
                 int(result["sentences"]),
-            )
+            ) + _schedule_note(page)
         else:
             text = not_added(name, Exception(job.error or "the job failed"))
         await reply.tell(text)
@@ -174,6 +190,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         guild_id: int,
         prepared: Prepared,
         source_url: str | None,
+        page: Page | None,
     ) -> Added:
         """Store the document and index it, once the server's previous change is done."""
         async with self._lock(guild_id):
@@ -186,6 +203,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
                     added_by=who(interaction.user),
                     source_url=source_url,
                     progress=progress,
+                    page=page,
                 ),
             )
             return added
@@ -267,16 +285,16 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         library = self.bot.library
 
-        def gather() -> tuple[list[LibraryEntry], dict[str, int], int]:
-            """Collect the entries, their paragraph counts and the shared documents' count."""
+        def gather() -> tuple[list[LibraryEntry], dict[str, int], int, dict[str, dict[str, Any]]]:
+            """Collect the entries, their paragraph counts, the shared count and the schedules."""
             engine = library.engine_for(guild_id)
             paragraphs = {s.document: s.paragraphs for s in engine.sources()}
             shared = len(library.shared.sources()) if library.shared_visible else 0
-            return library.entries(guild_id), paragraphs, shared
+            return library.entries(guild_id), paragraphs, shared, library.pages.read(guild_id)
 
-        entries, paragraphs, shared = await self.bot.run_engine(gather)
+        entries, paragraphs, shared, pages = await self.bot.run_engine(gather)
         await interaction.followup.send(
-            embeds=library_embeds(entries, paragraphs, shared),
+            embeds=library_embeds(entries, paragraphs, shared, pages),
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )
@@ -322,3 +340,15 @@ class DocsCog(commands.GroupCog, group_name="docs"):
             f"{result.get('embedded')}, reused {result.get('reused')}, removed "
             f"{result.get('removed')} document(s).",
         )
+
+
+def _page(url: str | None, refresh: str, upload: Upload) -> Page | None:
+    """Return how an added link is to be fetched again; None for a file, or `never`."""
+    if url is None or refresh == "never":
+        return None
+    return Page(url.strip(), refresh, upload.etag, upload.last_modified)
+
+
+def _schedule_note(page: Page | None) -> str:
+    """Say how often an added page will be fetched again, if it will."""
+    return "" if page is None else f" I'll fetch the page again {page.every} for changes."

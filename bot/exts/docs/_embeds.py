@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import discord
 
 from bot.ui import COLOUR, FIELDS_LIMIT, escape, shorten
-from index import LibraryEntry
+from index import LibraryEntry, page_flagged
+
+
+def _when(stamp: object) -> str:
+    """Show an ISO-8601 UTC time to the minute ("2026-12-04 16:00 UTC")."""
+    return f"{str(stamp)[:16].replace('T', ' ')} UTC" if stamp else "never"
+
+
+def page_lines(page: Mapping[str, Any]) -> str:
+    """Say when a page was last fetched and will be next, and whether it keeps failing."""
+    text = (
+        f"\nfetched {_when(page.get('last_fetch'))} · next {_when(page.get('next_fetch'))} "
+        f"({escape(str(page.get('every')))})"
+    )
+    if page_flagged(page):
+        error = shorten(escape(str(page.get("error") or "an error")), 200)
+        text += (
+            f"\n⚠️ the last {page.get('failures')} fetches failed ({error}); "
+            "the text fetched before is kept"
+        )
+    return text
 
 
 def library_embeds(
-    entries: list[LibraryEntry], paragraphs: dict[str, int], shared: int
+    entries: list[LibraryEntry],
+    paragraphs: dict[str, int],
+    shared: int,
+    pages: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[discord.Embed]:
-    """List a server's documents: title, paragraphs, who added it and when."""
+    """List a server's documents: title, paragraphs, who added it and when, and page fetches."""
+    pages = pages or {}
     embed = discord.Embed(title="This server's documents", colour=COLOUR)
     if not entries:
         embed.description = "None yet: an admin can add one with `/docs add`."
@@ -23,6 +50,8 @@ def library_embeds(
         )
         if entry.source_url:
             value += f"\n<{entry.source_url[:300]}>"
+        if entry.doc_id in pages:
+            value += page_lines(pages[entry.doc_id])
         embed.add_field(
             name=shorten(escape(entry.title), 256), value=shorten(value, 1024), inline=False
         )

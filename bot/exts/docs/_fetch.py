@@ -25,14 +25,21 @@ ACCEPT = f"text/html, application/pdf, {DOCX_TYPE}, text/*"
 class FetchError(Exception):
     """The URL cannot be fetched; the message says why, for the person who asked."""
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status that refused it, if the site answered
+
 
 @dataclass(frozen=True)
 class Fetched:
-    """A fetched body and where it finally came from."""
+    """A fetched body, where it finally came from, and its validators for the next fetch."""
 
     url: str
     content_type: str
     data: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False  # a 304: the copy fetched before is still the page
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -115,8 +122,11 @@ class Fetcher:
                 )
         pins[host] = addresses
 
-    async def fetch(self, url: str) -> Fetched:
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
         """Download a URL, following up to `max_redirects` redirects, each one vetted."""
+        # `etag` and `last_modified` come from an earlier fetch: the site may answer 304.
         try:
             current = yarl.URL(url.strip())
         except (ValueError, TypeError):
@@ -125,6 +135,10 @@ class Fetcher:
         connector = aiohttp.TCPConnector(resolver=_PinnedResolver(pins), use_dns_cache=False)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
         try:
             async with (
                 asyncio.timeout(self.timeout),
@@ -150,8 +164,14 @@ class Fetcher:
 
     async def _body(self, url: yarl.URL, response: aiohttp.ClientResponse) -> Fetched:
         """Read a response body, stopping as soon as it passes the size cap."""
+        etag = response.headers.get("ETag")
+        last_modified = response.headers.get("Last-Modified")
+        if response.status == 304:
+            return Fetched(str(url), "", b"", etag, last_modified, not_modified=True)
         if response.status >= 400:
-            raise FetchError(f"the site answered with HTTP {response.status}")
+            raise FetchError(
+                f"the site answered with HTTP {response.status}", status=response.status
+            )
         too_big = FetchError(f"the page is larger than {self.max_bytes // (1024 * 1024)} MB")
         if (response.content_length or 0) > self.max_bytes:
             raise too_big
@@ -160,7 +180,8 @@ class Fetcher:
             data += chunk
             if len(data) > self.max_bytes:
                 raise too_big
-        return Fetched(str(url), response.headers.get("Content-Type", ""), bytes(data))
+        content_type = response.headers.get("Content-Type", "")
+        return Fetched(str(url), content_type, bytes(data), etag, last_modified)
 
 
 def fetcher_from(settings: Any) -> Fetcher:

@@ -6,7 +6,7 @@ import psycopg
 
 from index.errors import ConfigError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Taken in the migration's transaction, so that two processes starting at once migrate once.
 MIGRATION_LOCK = 7_261_001
 
@@ -188,6 +188,12 @@ MIGRATIONS: dict[int, list[str]] = {
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (tenant, key)
         )""",
+    ],
+    6: [
+        # A page fetched again whose text changed is replaced by a "refresh" job.
+        "ALTER TABLE jobs DROP CONSTRAINT IF EXISTS jobs_kind_check",
+        "ALTER TABLE jobs ADD CONSTRAINT jobs_kind_check "
+        "CHECK (kind IN ('add', 'remove', 'reindex', 'refresh'))",
     ],
 }
 
