@@ -139,8 +139,9 @@ async def turn_on(auto: SimpleNamespace) -> None:
 
 async def post(auto: SimpleNamespace, content: str, **extra: Any) -> dict[str, Any]:
     """Post a message in the test channel without mentioning anyone; return its payload."""
-    message = auto.fake.message(content, mentions_bot=False, extra=extra or None)
-    await auto.fake.dispatch("MESSAGE_CREATE", message)
+    fake: FakeDiscord = auto.fake
+    message = fake.message(content, mentions_bot=False, extra=extra or None)
+    await fake.dispatch("MESSAGE_CREATE", message)
     return message
 
 

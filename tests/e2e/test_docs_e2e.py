@@ -7,7 +7,7 @@ import ipaddress
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import pytest_asyncio
@@ -203,8 +203,10 @@ async def test_file_and_url_together_or_neither_are_refused(rig: DiscordRig) -> 
 def docs_cog(rig: DiscordRig) -> DocsCog:
     """The running /docs cog, which holds the fetcher that a test may swap."""
     cog = rig.bot.get_cog("DocsCog")
-    assert isinstance(cog, DocsCog)
-    return cog
+    # By name, not isinstance: a bot that closed earlier in the session unloaded the
+    # extension, and discord.py then imports its modules afresh, with new classes.
+    assert cog is not None and type(cog).__qualname__ == "DocsCog"
+    return cast(DocsCog, cog)
 
 
 @pytest.fixture
