@@ -3,6 +3,18 @@
 import logging
 
 from index.answering.questions import clean_question
+from index.corpus.channeltext import (
+    ChannelDocument,
+    ChannelMessage,
+    Deleted,
+    Edited,
+    Posted,
+    apply_changes,
+    channel_payload,
+    channel_text,
+    channel_url,
+    read_channel_payload,
+)
 from index.corpus.documents import valid_url
 from index.corpus.ingest import Prepared, prepare
 from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS, Engine
@@ -45,8 +57,12 @@ __all__ = [
     "THUMBS_DOWN",
     "Added",
     "Answer",
+    "ChannelDocument",
+    "ChannelMessage",
     "ConfigError",
     "DatabaseUnavailable",
+    "Deleted",
+    "Edited",
     "Engine",
     "EngineSettings",
     "Gap",
@@ -67,6 +83,7 @@ __all__ = [
     "LockError",
     "ModelLoadError",
     "Picture",
+    "Posted",
     "Prepared",
     "ProgressUpdate",
     "QuestionError",
@@ -80,7 +97,11 @@ __all__ = [
     "Turn",
     "Turns",
     "VerifierError",
+    "apply_changes",
     "capped_list",
+    "channel_payload",
+    "channel_text",
+    "channel_url",
     "clean_question",
     "copy_to_database",
     "draw",
@@ -93,6 +114,7 @@ __all__ = [
     "put_add",
     "put_reindex",
     "put_remove",
+    "read_channel_payload",
     "report_for",
     "turns_for",
     "valid_url",
