@@ -180,6 +180,12 @@ class DocsSettings(BaseSettings):
     gaps_days: int = Field(
         90, ge=1, le=3650, description="Days an unanswered question is kept in the gap log."
     )
+    channel_max_messages: int = Field(
+        5000,
+        ge=1,
+        le=100_000,
+        description="Messages a channel document keeps: read back by /docs add, newest kept.",
+    )
 
 
 class JobsSettings(BaseSettings):

@@ -22,6 +22,8 @@ from bot.exts.docs._adding import (
     receive,
     refusal,
 )
+from bot.exts.docs._channel_adder import ChannelAdder
+from bot.exts.docs._channels import SourceChannel
 from bot.exts.docs._embeds import library_embeds
 from bot.exts.docs._fetch import FetchError, fetcher_from
 from bot.exts.docs._jobs import JobReply
@@ -55,6 +57,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         self._changing: dict[int, asyncio.Lock] = {}
         # Changes in different servers may run together, but always leave a thread for questions.
         self._threads = asyncio.Semaphore(max(1, bot.settings.engine_threads - 1))
+        self.channels = ChannelAdder(bot, self._lock, self._with_progress, self._say)
         super().__init__()
 
     @contextlib.asynccontextmanager
@@ -86,6 +89,8 @@ class DocsCog(commands.GroupCog, group_name="docs"):
     @app_commands.describe(
         file="A .txt, .md, .html, .pdf or .docx file",
         url="An http(s) link to a web page, PDF or Word document",
+        channel="A text channel, forum or thread of this server, kept up to date as it changes",
+        since="With a channel: read its messages from this day on (YYYY-MM-DD)",
         title="The title to cite (default: the document's own)",
     )
     async def add(
@@ -93,9 +98,14 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         interaction: discord.Interaction,
         file: discord.Attachment | None = None,
         url: str | None = None,
+        channel: SourceChannel | None = None,
+        since: app_commands.Range[str, 1, 40] | None = None,
         title: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
-        """Add a document to this server from a file or a link."""
+        """Add a document to this server from a file, a link or one of its channels."""
+        if channel is not None or since is not None:
+            await self.channels.add(interaction, channel, file or url, since, title)
+            return
         max_file_mb = self.bot.docs_settings.max_file_mb
         refused = refusal(interaction, file, url, max_file_mb)
         if refused or interaction.guild_id is None:
