@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import discord
+from discord import app_commands
+from discord.app_commands.transformers import UnionChannelTransformer
 
 from bot.exts.docs._progress import PROGRESS_EVERY
 from bot.ui import escape, shorten
@@ -20,6 +22,21 @@ from index import ChannelMessage, ServerStates
 # text (the Message Content intent) when any server lists one under it.
 KEY = "channels"
 SourceChannel = discord.TextChannel | discord.ForumChannel | discord.Thread
+
+
+class SourceTransformer(UnionChannelTransformer[discord.Client]):
+    """Offer text channels, forums and threads, as Discord's API lists channel types."""
+
+    def __init__(self) -> None:
+        super().__init__(discord.TextChannel, discord.ForumChannel, discord.Thread)
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        # discord.py adds media channels (16) to forums, a type the API's schema does not list.
+        return [t for t in super().channel_types if t is not discord.ChannelType.media]
+
+
+SourceOption = app_commands.Transform[SourceChannel, SourceTransformer]
 INTENT_HELP = (
     "Discord sent {blank} message(s) without their text: the bot lacks the **Message Content** "
     "intent. Turn it on in the Developer Portal → your application → **Bot** → *Privileged "

@@ -23,7 +23,7 @@ from bot.exts.docs._adding import (
     refusal,
 )
 from bot.exts.docs._channel_adder import ChannelAdder
-from bot.exts.docs._channels import SourceChannel
+from bot.exts.docs._channels import SourceOption
 from bot.exts.docs._embeds import library_embeds
 from bot.exts.docs._fetch import FetchError, fetcher_from
 from bot.exts.docs._jobs import JobReply
@@ -98,7 +98,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         interaction: discord.Interaction,
         file: discord.Attachment | None = None,
         url: str | None = None,
-        channel: SourceChannel | None = None,
+        channel: SourceOption | None = None,
         since: app_commands.Range[str, 1, 40] | None = None,
         title: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
