@@ -196,7 +196,7 @@ async def test_a_file_over_the_limit_is_refused_before_downloading(rig: DiscordR
 async def test_file_and_url_together_or_neither_are_refused(rig: DiscordRig) -> None:
     payload = await docs(rig.fake, "add")
     reply = (await rig.fake.wait_for(callback_for(payload)))[0].body
-    assert "either a `file` or a `url`" in reply["data"]["content"]
+    assert "one of `file`, `url` or `channel`" in reply["data"]["content"]
 
 
 def docs_cog(rig: DiscordRig) -> DocsCog:
