@@ -191,3 +191,21 @@ async def test_a_bad_date_and_a_missing_intent_are_explained(rig: DiscordRig) ->
 def _callback(payload: dict[str, Any]):  # type: ignore[no-untyped-def]
     path = f"/interactions/{payload['id']}/{payload['token']}/callback"
     return lambda r: r.method == "POST" and r.path == path
+
+
+async def test_removing_a_channel_document_stops_following_the_channel(
+    rig: DiscordRig, feed: ChannelFeed
+) -> None:
+    fake = rig.fake
+    channel = fake.channel(fake.snowflake(), name="brewing")
+    await new_channel(rig, channel)
+    fake.posted(channel["id"], "Pu-erh is aged for years in cool caves.", at=DURING)
+    payload = await add_channel(fake, channel)
+    await final_edit(fake, payload, "Added")
+    registry = rig.bot.get_cog("DocsCog").channels.registry  # type: ignore[union-attr]
+    doc_id = (await registry.listed(int(GUILD_ID)))[channel["id"]]["doc_id"]
+
+    payload = await docs(fake, "remove", [option("document", doc_id)])
+    await final_edit(fake, payload, "Removed")
+    assert channel["id"] not in await registry.listed(int(GUILD_ID))
+    assert "Pu-erh" not in stored_texts(rig)

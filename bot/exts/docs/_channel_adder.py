@@ -143,6 +143,13 @@ class ChannelAdder:
             lines.append(INTENT_HELP.format(blank=found.blank))
         await reply.tell("\n".join(lines))
 
+    async def forget(self, guild_id: int, doc_id: str) -> None:
+        """Stop following the channel whose document was removed, if it was one."""
+        listed = await self.registry.listed(guild_id)
+        for channel_id, entry in list(listed.items()):
+            if entry.get("doc_id") == doc_id:
+                await self.registry.drop(guild_id, channel_id)
+
     def _teller(self, interaction: discord.Interaction) -> Callable[[str], Awaitable[None]]:
         """Return how the backfill tells its progress: by editing the reply, best effort."""
 

@@ -222,6 +222,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         except IngestError as error:
             await self._say(interaction, f"Nothing removed: {escape(str(error))}.")
             return
+        await self.channels.forget(guild_id, entry.doc_id)
         await self._say(interaction, f"Removed **{escape(shorten(entry.title, 200))}**.")
 
     async def _remove_by_job(
@@ -248,6 +249,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         if job is None:
             return
         if job.state == "done" and job.result is not None:
+            await self.channels.forget(guild_id, entry.doc_id)
             title = str(job.result.get("title") or entry.title)
             await reply.tell(f"Removed **{escape(shorten(title, 200))}**.")
         else:
