@@ -21,8 +21,12 @@ from index import (
     read_channel_payload,
 )
 from index.corpus.documents import parse_document
+from index.errors import LibraryError
 from index.library import Library
 from tests.support.hashing_encoder import HashingEncoder
+from tests.unit.test_shelves import library_on, rows, url
+
+__all__ = ["url"]  # the store fixture: the local files, then Postgres
 
 GUILD, CHANNEL = 11, 22
 URL = channel_url(GUILD, CHANNEL)
@@ -124,3 +128,31 @@ def test_a_deleted_message_is_no_longer_quotable_nor_stored(library: Library) ->
     remaining = engine.ask("How often must the kettle be descaled?")
     linked = next(q for q in remaining.quotes + remaining.more if "kettle" in q.text)
     assert linked.source_url == f"https://discord.com/channels/{GUILD}/{CHANNEL}/3"
+
+
+def test_a_replaced_channel_document_keeps_no_deleted_text_on_either_store(
+    tmp_path: Path, url: str | None
+) -> None:
+    library = library_on(tmp_path, url)
+    first = prepare(channel_payload("#tea", URL, MESSAGES), filename="tea.md", title="#tea")
+    added = library.add(GUILD, first, added_by="admin", source_url=URL)
+    entry, data = library.payload(GUILD, added.entry.doc_id)
+    assert entry == added.entry and read_channel_payload(data).text() == channel_text(MESSAGES)
+
+    kept = apply_changes(MESSAGES, [Deleted(frozenset({1}))])
+    second = prepare(channel_payload("#tea", URL, kept), filename="tea.md", title="#tea")
+    replaced = library.replace(GUILD, added.entry.doc_id, second, added_by="bot", source_url=URL)
+    with pytest.raises(LibraryError, match="no document"):
+        library.payload(GUILD, added.entry.doc_id)
+    with pytest.raises(LibraryError, match="already here"):
+        library.replace(GUILD, replaced.entry.doc_id, second, added_by="bot", source_url=URL)
+    answer = library.engine_for(GUILD).ask("How often must the kettle be descaled?")
+    quote = next(q for q in answer.quotes + answer.more if "kettle" in q.text)
+    assert quote.source_url == f"https://discord.com/channels/{GUILD}/{CHANNEL}/3"
+    if url is not None:
+        stored = rows(url, "SELECT body FROM documents") + rows(url, "SELECT payload FROM uploads")
+        assert stored and all(b"eighty" not in _bytes(row[0]) for row in stored)
+
+
+def _bytes(value: object) -> bytes:
+    return bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
