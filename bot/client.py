@@ -15,7 +15,7 @@ import discord
 from discord.ext import commands
 
 from bot.identify import IdentifyGate
-from bot.intents import gateway_intents, messages_needed
+from bot.intents import gateway_intents, messages_needed, portal_grants_message_content
 from bot.logs import OUTAGES, describe
 from bot.settings import AutoAnswerSettings, DiscordSettings, DocsSettings, JobsSettings
 from bot.tree import load_commands, sync_commands
@@ -174,6 +174,14 @@ class VerbatimBot(commands.Bot):
         """Whether this process's gateway sessions ask for the Message Content intent."""
         return self._connection._intents.message_content
 
+    async def message_text_granted(self) -> bool:
+        """Return whether Discord will send message text: asked for already, or granted."""
+        if self.reads_message_text:
+            return True  # Discord would have refused the session (4014) had it not been granted
+        # The Developer Portal may have changed since the bot connected: ask Discord now.
+        info = await self.application_info()
+        return portal_grants_message_content(info.flags)
+
     async def read_message_text(self) -> bool:
         """Ask for message text from now on; return whether the sessions had to start anew."""
         if self.reads_message_text:
@@ -209,6 +217,15 @@ class VerbatimBot(commands.Bot):
                 continue
             if needed and self.is_ready():
                 await self.read_message_text()
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """Dispatch an event, unless the bot has no event loop: not started, or closed."""
+        # discord.py's connect loop reports the disconnect that close() caused, and can do so
+        # after close() has finished and dropped the loop: that event has no one to tell.
+        if not isinstance(self.loop, asyncio.AbstractEventLoop):
+            log.debug("Not dispatching %s: the bot is closed", event_name)
+            return
+        super().dispatch(event_name, *args, **kwargs)
 
     async def login(self, token: str) -> None:
         """Log in, after which a 401 means the token was revoked rather than mistyped."""

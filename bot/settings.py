@@ -191,6 +191,13 @@ class DocsSettings(BaseSettings):
         description="Request the Message Content intent even when no channel needs it yet.",
     )
 
+    channel_max_messages: int = Field(
+        5000,
+        ge=1,
+        le=100_000,
+        description="Messages a channel document keeps: read back by /docs add, newest kept.",
+    )
+
 
 class AutoAnswerSettings(BaseSettings):
     """Channels where the bot answers unasked: how sure it must be, and how often it may speak."""

@@ -4,6 +4,18 @@ import logging
 
 from index.answering.asking import question_in, sure_answer
 from index.answering.questions import clean_question
+from index.corpus.channeltext import (
+    ChannelDocument,
+    ChannelMessage,
+    Deleted,
+    Edited,
+    Posted,
+    apply_changes,
+    channel_payload,
+    channel_text,
+    channel_url,
+    read_channel_payload,
+)
 from index.corpus.documents import valid_url
 from index.corpus.ingest import Prepared, prepare
 from index.engine import MAX_SUMMARY_SENTENCES, SUMMARY_LENGTHS, Engine
@@ -58,8 +70,12 @@ __all__ = [
     "THUMBS_DOWN",
     "Added",
     "Answer",
+    "ChannelDocument",
+    "ChannelMessage",
     "ConfigError",
     "DatabaseUnavailable",
+    "Deleted",
+    "Edited",
     "Engine",
     "EngineSettings",
     "Gap",
@@ -82,6 +98,7 @@ __all__ = [
     "Page",
     "PageSchedules",
     "Picture",
+    "Posted",
     "Prepared",
     "ProgressUpdate",
     "QuestionError",
@@ -96,7 +113,11 @@ __all__ = [
     "Turn",
     "Turns",
     "VerifierError",
+    "apply_changes",
     "capped_list",
+    "channel_payload",
+    "channel_text",
+    "channel_url",
     "clean_question",
     "copy_to_database",
     "draw",
@@ -114,6 +135,7 @@ __all__ = [
     "put_reindex",
     "put_remove",
     "question_in",
+    "read_channel_payload",
     "refetch_failed",
     "refetch_judged",
     "report_for",

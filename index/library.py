@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index.answering.links import ChannelLinks, channel_links
 from index.answering.verifier.model import Verifier
 from index.corpus.documents import Corpus, Document
 from index.corpus.ingest import Prepared
 from index.engine import Engine
 from index.errors import IndexWriteError, LibraryError, StorageError
 from index.refresh import Page, PageSchedules, Refetch
-from index.results import Answer
+from index.results import Answer, Summary
 from index.retrieval.encoder import Encoder
 from index.settings import EngineSettings
 from index.storage.base import StoreView, SyncReport
@@ -63,8 +64,30 @@ class GuildEngine(Engine):
         store = open_store(
             settings, encoder.model_id, tenant=str(guild_id), with_shared=shared is not None
         )
+        # Message links of the channel documents, for the generation they were read for.
+        self._links: tuple[int, ChannelLinks] | None = None
         # A server's documents change only through /docs, so an empty shelf is the truth.
         super().__init__(settings, encoder, store=store, verifier=verifier, prune=True)
+
+    def _channel_links(self) -> ChannelLinks:
+        """Return where the messages lie in the channel documents served now."""
+        generation = self._served().backend.generation
+        cached = self._links
+        if cached is None or cached[0] != generation:
+            cached = (generation, channel_links(self.shelf))
+            self._links = cached
+        return cached[1]
+
+    def ask(self, question: str, *, max_quotes: int | None = None) -> Answer:
+        """Answer as any engine does, citing a channel document's quotes by their messages."""
+        return self._channel_links().answer(super().ask(question, max_quotes=max_quotes))
+
+    def summary(
+        self, *, document: str | None = None, topic: str | None = None, length: int | str = 5
+    ) -> Summary:
+        """Summarise as any engine does, citing a channel document's quotes by their messages."""
+        found = super().summary(document=document, topic=topic, length=length)
+        return self._channel_links().summary(found)
 
     def reusable(self, stored: StoreView) -> dict[str, Document]:
         """Return the server's own stored documents by source; the shared ones are not read."""
@@ -287,10 +310,9 @@ class Library:
             for entry in entries:
                 if entry.sha256 == prepared.sha256:
                     raise LibraryError(f"that file is already here, as “{entry.title}”")
-            stem = f"{_slug(prepared.title or prepared.name)}-{prepared.sha256[:8]}"
             upload = Upload(
                 payload=prepared.payload,
-                filename=f"{stem}{prepared.suffix}",
+                filename=f"{self._stem(prepared)}{prepared.suffix}",
                 name=prepared.name,
                 title=prepared.title,
                 sha256=prepared.sha256,
@@ -319,6 +341,66 @@ class Library:
             self.pages.schedule(guild_id, doc_id, page, sha256_text=sha256_text)
         except Exception:  # a disk or database failure: the add itself is done and kept
             log.exception("Could not schedule %s of guild %s for re-fetching", doc_id, guild_id)
+
+    def payload(self, guild_id: int, doc_id: str) -> tuple[LibraryEntry, bytes]:
+        """Return one of the server's documents and its stored bytes; raise LibraryError if none."""
+        shelf = self.shelf(guild_id)
+        entry = next((e for e in shelf.entries() if e.doc_id == doc_id), None)
+        if entry is None:
+            raise LibraryError(f"there is no document '{doc_id}' in this server")
+        return entry, shelf.payload(entry)
+
+    def replace(
+        self,
+        guild_id: int,
+        doc_id: str,
+        prepared: Prepared,
+        *,
+        added_by: str,
+        source_url: str | None = None,
+        progress: ProgressListener | None = None,
+    ) -> Added:
+        """Put a new version of a document in place of the old one, with one re-index."""
+        with self._changing(guild_id) as engine:
+            shelf = engine.shelf
+            old = next((e for e in shelf.entries() if e.doc_id == doc_id), None)
+            if old is None:
+                raise LibraryError(f"there is no document '{doc_id}' in this server")
+            if old.sha256 == prepared.sha256:
+                raise LibraryError("that version is already here")
+            upload = Upload(
+                payload=prepared.payload,
+                filename=f"{self._stem(prepared)}{prepared.suffix}",
+                name=prepared.name,
+                title=prepared.title,
+                sha256=prepared.sha256,
+                added_by=added_by,
+                source_url=source_url,
+            )
+            # Hidden first: the old version's text must not be read into the new index.
+            shelf.hide(old)
+            try:
+                entry, document = shelf.store(upload)
+            except Exception:
+                shelf.unhide(old)
+                raise
+            try:
+                report = engine.reindex(progress=progress, prune=True, must_save=True)
+            except Exception as error:
+                shelf.delete(entry)
+                shelf.unhide(old)
+                raise _indexing_failed(error) from None
+            shelf.delete(old)
+            sentences = next(
+                (s.sentences for s in engine.sources() if s.document == entry.doc_id), 0
+            )
+            self._audit(shelf, "replace", added_by, entry, source_url=source_url)
+            return Added(entry, len(document.paragraphs), sentences, report)
+
+    @staticmethod
+    def _stem(prepared: Prepared) -> str:
+        """Return the stored file's name without its suffix: its title's slug and content hash."""
+        return f"{_slug(prepared.title or prepared.name)}-{prepared.sha256[:8]}"
 
     def remove(
         self, guild_id: int, doc_id: str, *, removed_by: str, action: str = "remove"

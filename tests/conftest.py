@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +30,18 @@ FAKE_TOKEN = "A" * 24 + "." + "B" * 6 + "." + "C" * 27
 def bundled_verifier() -> Verifier:
     """The shipped answer verifier, loaded once for every test that builds engines."""
     return Verifier()
+
+
+@pytest.fixture(autouse=True)
+def _extension_modules_kept() -> Iterator[None]:
+    """Put back the extension modules that a closed bot's unload took out of sys.modules."""
+    # discord.py's Bot.close unloads every extension, and unloading deletes its modules, so
+    # the next bot would import them afresh: new classes (DocsCog, FetchError) that no longer
+    # match the ones the tests imported, and `except FetchError` would stop catching.
+    kept = {name: module for name, module in sys.modules.items() if name.startswith("bot.exts.")}
+    yield
+    for name, module in kept.items():
+        sys.modules.setdefault(name, module)
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +119,9 @@ async def rig(
         health_file=feedback.parent / "health",
     )
     # Each server's documents live under a temporary data folder, never the working tree.
-    docs = DocsSettings(guilds_dir=tmp_path_factory.mktemp("guilds"))
+    # Message text asked for from the start: a channel added as a source mid-session then
+    # needs no new session, which would drop the events a later test sends.
+    docs = DocsSettings(guilds_dir=tmp_path_factory.mktemp("guilds"), message_content=True)
     bot = VerbatimBot(engine, settings, docs=docs)
     task = asyncio.create_task(bot.start(FAKE_TOKEN))
     await asyncio.wait_for(bot.wait_until_ready(), WAIT_SECONDS)

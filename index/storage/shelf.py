@@ -95,6 +95,10 @@ class Shelf(ABC):
         """Put an upload on the shelf as one unit; raise LibraryError or StorageError if not."""
 
     @abstractmethod
+    def payload(self, entry: LibraryEntry) -> bytes:
+        """Return a stored document's bytes as they were stored; raise LibraryError if gone."""
+
+    @abstractmethod
     def hide(self, entry: LibraryEntry) -> None:
         """Take a document out of what `documents` reads, keeping it until `delete` or `unhide`."""
 

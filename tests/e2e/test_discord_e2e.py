@@ -399,6 +399,8 @@ async def test_commands_sync_to_the_dev_guild_when_configured(rig: DiscordRig) -
             "relations",
             "autoanswer",
         } | MENUS
+        # Closed only once connected: discord.py cannot close a bot halfway through connecting.
+        await asyncio.wait_for(bot.wait_until_ready(), WAIT_SECONDS)
     finally:
         await bot.close()
         await asyncio.wait_for(task, WAIT_SECONDS)

@@ -7,7 +7,7 @@ import ipaddress
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -26,6 +26,7 @@ from tests.e2e.test_discord_e2e import (
     reply_to,
     text_of,
 )
+from tests.support.cogs import running_cog
 from tests.support.fake_discord import (
     ADMIN_PERMISSIONS,
     APP_ID,
@@ -197,16 +198,12 @@ async def test_a_file_over_the_limit_is_refused_before_downloading(rig: DiscordR
 async def test_file_and_url_together_or_neither_are_refused(rig: DiscordRig) -> None:
     payload = await docs(rig.fake, "add")
     reply = (await rig.fake.wait_for(callback_for(payload)))[0].body
-    assert "either a `file` or a `url`" in reply["data"]["content"]
+    assert "one of `file`, `url` or `channel`" in reply["data"]["content"]
 
 
 def docs_cog(rig: DiscordRig) -> DocsCog:
     """The running /docs cog, which holds the fetcher that a test may swap."""
-    cog = rig.bot.get_cog("DocsCog")
-    # By name, not isinstance: a bot that closed earlier in the session unloaded the
-    # extension, and discord.py then imports its modules afresh, with new classes.
-    assert cog is not None and type(cog).__qualname__ == "DocsCog"
-    return cast(DocsCog, cog)
+    return running_cog(rig.bot, DocsCog)
 
 
 @pytest.fixture

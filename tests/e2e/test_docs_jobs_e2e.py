@@ -47,7 +47,7 @@ async def queued(
             feedback_file=tmp_path / "feedback.jsonl",
             health_file=tmp_path / "health",
         ),
-        docs=DocsSettings(guilds_dir=tmp_path / "guilds"),
+        docs=DocsSettings(guilds_dir=tmp_path / "guilds", message_content=True),
         jobs=JobsSettings(in_bot=in_bot, poll_seconds=0.1),
     )
     task = asyncio.create_task(client.start(FAKE_TOKEN))

@@ -7,6 +7,7 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -50,6 +51,10 @@ MESSAGE_CONTENT_INTENT = 1 << 15
 MESSAGE_CONTENT_FLAG = 1 << 18
 MESSAGE_CONTENT_LIMITED_FLAG = 1 << 19
 TIMESTAMP = "2026-11-24T12:00:00.000000+00:00"
+# Snowflakes count milliseconds from Discord's epoch (2015); permission bits a reader needs.
+DISCORD_EPOCH_MS = 1420070400000
+VIEW_CHANNEL = 1 << 10
+READ_MESSAGE_HISTORY = 1 << 16
 
 
 def shard_for(guild_id: str, count: int) -> int:
@@ -103,8 +108,9 @@ class FakeDiscord:
     deliveries: list[tuple[str, int]] = field(default_factory=list)
     # The shard of each session resumed, in order.
     resumed: list[int] = field(default_factory=list)
-    # The application's flags (GET /oauth2/applications/@me, READY): what the portal grants.
-    app_flags: int = 0
+    # The application's flags (GET /oauth2/applications/@me, READY): what the portal grants;
+    # by default Message Content, as for a bot (in under 100 servers) whose owner ticked it.
+    app_flags: int = MESSAGE_CONTENT_LIMITED_FLAG
     # The intents of each IDENTIFY, in order.
     identify_intents: list[int] = field(default_factory=list)
 
@@ -632,7 +638,60 @@ class FakeDiscord:
             return self._json(thread, 201)
         if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
             return self._json(self._message(body, parts[1]))
+        if parts[0] == "channels" and parts[-1] == "messages" and method == "GET":
+            return self._json(self.history_page(parts[1], query))
         return self._json({"message": "404: Not Found", "code": 0}, 404)
+
+    # -- channel history and who may read a channel (channel documents) -----------------
+    # Each channel's messages, oldest first, as GET /channels/{id}/messages serves them.
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def posted(
+        self,
+        channel_id: str,
+        content: str,
+        *,
+        at: datetime,
+        author: dict[str, Any] | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Put a message in a channel's history, its id made from `at` as Discord's are."""
+        stamp = int(at.timestamp() * 1000 - DISCORD_EPOCH_MS) << 22
+        message = self.message(content, mentions_bot=False, channel_id=channel_id)
+        message["id"] = str(stamp + next(self._ids) % 4096)
+        message["timestamp"] = at.isoformat()
+        message["author"] = author or USER
+        message["attachments"] = attachments or []
+        self.histories.setdefault(channel_id, []).append(message)
+        self.histories[channel_id].sort(key=lambda m: int(m["id"]))
+        return message
+
+    def history_page(self, channel_id: str, query: Any) -> list[dict[str, Any]]:
+        """Serve a page of history as Discord does: up to `limit`, newest first."""
+        messages = self.histories.get(channel_id, [])
+        limit = min(int(query.get("limit", 50)), 100)
+        if "after" in query:
+            after = [m for m in messages if int(m["id"]) > int(query["after"])]
+            return list(reversed(after[:limit]))
+        if "before" in query:
+            messages = [m for m in messages if int(m["id"]) < int(query["before"])]
+        return list(reversed(messages[-limit:]))
+
+    def private_channel(
+        self, channel_id: str, *, readers: list[str], name: str = "staff-notes"
+    ) -> dict[str, Any]:
+        """A text channel that only the given members (and the owner) may see and read back."""
+        read = str(VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        overwrites = [{"id": GUILD_ID, "type": 0, "allow": "0", "deny": read}] + [
+            {"id": member, "type": 1, "allow": read, "deny": "0"} for member in readers
+        ]
+        return self.channel(channel_id, name=name, overwrites=overwrites)
+
+    @staticmethod
+    def resolved_channel(channel: dict[str, Any], permissions: str) -> dict[str, Any]:
+        """The channel of a channel option, as `resolved.channels` carries it."""
+        keys = ("id", "type", "name", "guild_id", "position", "flags", "nsfw")
+        return {**{k: channel[k] for k in keys if k in channel}, "permissions": permissions}
 
     # -- helpers for tests ---------------------------------------------------------------
     async def wait_for(self, predicate: Any, timeout: float = WAIT_SECONDS) -> list[Recorded]:

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.autoanswer_channels import AutoAnswerChannels
 from bot.client import VerbatimBot
 from bot.exts.docs import is_admin, who
-from bot.intents import MESSAGE_CONTENT_TO_TICK, portal_grants_message_content
+from bot.intents import MESSAGE_CONTENT_TO_TICK
 from bot.ui import CONTENT_LIMIT, NO_PINGS, escape, shorten
 from index import DatabaseUnavailable, StorageError
 
@@ -123,14 +123,6 @@ class AutoAnswerCommands(commands.GroupCog, group_name="autoanswer"):
     async def _say(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
-    async def _message_text_granted(self) -> bool:
-        """Return whether Discord will send message text: asked for already, or granted."""
-        if self.bot.reads_message_text:
-            return True  # Discord would have refused the session (4014) had it not been granted
-        # The Developer Portal may have changed since the bot connected: ask Discord now.
-        info = await self.bot.application_info()
-        return portal_grants_message_content(info.flags)
-
     @app_commands.command(name="on")
     @app_commands.describe(channel="The text channel or forum (default: this one)")
     async def on(
@@ -141,7 +133,7 @@ class AutoAnswerCommands(commands.GroupCog, group_name="autoanswer"):
         if target is None:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if not await self._message_text_granted():
+        if not await self.bot.message_text_granted():
             await self._say(interaction, MESSAGE_CONTENT_TO_TICK)
             return
         guild_id, by = target.guild.id, who(interaction.user)

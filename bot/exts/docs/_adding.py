@@ -42,7 +42,7 @@ def refusal(
     if not is_admin(interaction):
         return NOT_ADMIN
     if (file is None) == (url is None):
-        return "Give either a `file` or a `url` (one of them)."
+        return "Give one of `file`, `url` or `channel`."
     if file is not None and file.size > byte_limit(max_file_mb):
         size = file.size / 1048576
         return f"That file is {size:.1f} MB; the limit is {max_file_mb:g} MB."

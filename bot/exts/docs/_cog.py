@@ -22,6 +22,8 @@ from bot.exts.docs._adding import (
     receive,
     refusal,
 )
+from bot.exts.docs._channel_adder import ChannelAdder
+from bot.exts.docs._channels import SourceOption
 from bot.exts.docs._embeds import library_embeds
 from bot.exts.docs._fetch import FetchError, fetcher_from
 from bot.exts.docs._jobs import JobReply
@@ -58,6 +60,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         # Changes in different servers may run together, but always leave a thread for questions.
         self._threads = asyncio.Semaphore(max(1, bot.settings.engine_threads - 1))
         self.refresher = Refresher(bot, fetcher=lambda: self.fetcher, changing=self._lock)
+        self.channels = ChannelAdder(bot, self._lock, self._with_progress, self._say)
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -97,6 +100,8 @@ class DocsCog(commands.GroupCog, group_name="docs"):
     @app_commands.describe(
         file="A .txt, .md, .html, .pdf or .docx file",
         url="An http(s) link to a web page, PDF or Word document",
+        channel="A text channel, forum or thread of this server, kept up to date as it changes",
+        since="With a channel: read its messages from this day on (YYYY-MM-DD)",
         title="The title to cite (default: the document's own)",
         refresh="For a link: how often to fetch the page again for changes (default weekly)",
     )
@@ -105,10 +110,15 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         interaction: discord.Interaction,
         file: discord.Attachment | None = None,
         url: str | None = None,
+        channel: SourceOption | None = None,
+        since: app_commands.Range[str, 1, 40] | None = None,
         title: app_commands.Range[str, 1, 200] | None = None,
         refresh: Literal["daily", "weekly", "never"] = "weekly",
     ) -> None:
-        """Add a document to this server from a file or a link."""
+        """Add a document to this server from a file, a link or one of its channels."""
+        if channel is not None or since is not None:
+            await self.channels.add(interaction, channel, file or url, since, title)
+            return
         max_file_mb = self.bot.docs_settings.max_file_mb
         refused = refusal(interaction, file, url, max_file_mb)
         if refused or interaction.guild_id is None:
@@ -230,6 +240,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         except IngestError as error:
             await self._say(interaction, f"Nothing removed: {escape(str(error))}.")
             return
+        await self.channels.forget(guild_id, entry.doc_id)
         await self._say(interaction, f"Removed **{escape(shorten(entry.title, 200))}**.")
 
     async def _remove_by_job(
@@ -256,6 +267,7 @@ class DocsCog(commands.GroupCog, group_name="docs"):
         if job is None:
             return
         if job.state == "done" and job.result is not None:
+            await self.channels.forget(guild_id, entry.doc_id)
             title = str(job.result.get("title") or entry.title)
             await reply.tell(f"Removed **{escape(shorten(title, 200))}**.")
         else:

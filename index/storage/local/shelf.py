@@ -160,6 +160,12 @@ class LocalShelf(Shelf):
     def unhide(self, entry: LibraryEntry) -> None:
         os.replace(self._removed(entry), self.corpus / entry.filename)
 
+    def payload(self, entry: LibraryEntry) -> bytes:
+        try:
+            return (self.corpus / entry.filename).read_bytes()
+        except OSError as error:
+            raise LibraryError(f"'{entry.doc_id}' cannot be read ({reason(error)})") from None
+
     def delete(self, entry: LibraryEntry) -> None:
         path = self.corpus / entry.filename
         for leftover in (self._removed(entry), path, path.with_name(path.stem + METADATA_SUFFIX)):

@@ -216,6 +216,16 @@ class PostgresShelf(Shelf):
     def unhide(self, entry: LibraryEntry) -> None:
         self._set_hidden(entry, False)
 
+    def payload(self, entry: LibraryEntry) -> bytes:
+        with self.pool.connection() as connection:
+            row = connection.execute(
+                "SELECT payload FROM uploads WHERE tenant = %s AND doc_id = %s",
+                (self.tenant, entry.doc_id),
+            ).fetchone()
+        if row is None:
+            raise LibraryError(f"there is no document '{entry.doc_id}' in this server")
+        return bytes(row[0])
+
     def delete(self, entry: LibraryEntry) -> None:
         with self.pool.connection() as connection:
             connection.execute(
