@@ -58,7 +58,7 @@ FATAL_CLOSE_CODES = {
     4013: "invalid intents: the gateway refused the intents sent at IDENTIFY. Upgrade "
     "discord.py, and check DISCORD_GATEWAY_URL if it is set.",
     4014: "disallowed intents: the bot asked for the privileged Message Content intent "
-    "(some channel has auto-answer on, or VERBATIM_MESSAGE_CONTENT=true), which the "
+    "(a channel has auto-answer on or is a document, or VERBATIM_MESSAGE_CONTENT=true), which the "
     "application is not granted. Tick Message Content Intent on the application's Bot page "
     "in the Developer Portal.",
 }

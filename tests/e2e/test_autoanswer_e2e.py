@@ -251,7 +251,7 @@ async def test_off_and_list_and_only_admins(auto: SimpleNamespace) -> None:
     assert f"<#{CHANNEL_ID}>" in listed and "by user" in listed
     assert "is now off" in await private_reply(fake, await autoanswer(fake, "off"))
     asked = await post(auto, CLEAR)
-    assert await auto.decisions.of(asked) == ["auto-answer is off"]
+    assert await auto.decisions.of(asked) == ["not an auto-answer channel"]
 
 
 @pytest.mark.parametrize("auto", [0], indirect=True)
@@ -261,3 +261,4 @@ async def test_without_the_intent_on_explains_what_to_tick(auto: SimpleNamespace
     assert "Message Content Intent" in said and "Developer Portal" in said
     assert fake.gateway_log.count("IDENTIFY") == 1  # no session that Discord would refuse
     assert auto.bot.states.tenants("autoanswer") == []  # and nothing turned on
+

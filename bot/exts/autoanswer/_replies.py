@@ -93,7 +93,7 @@ class UnaskedReplies(commands.Cog):
         if channel_id is None or not await asyncio.to_thread(
             self.channels.is_on, message.guild.id, channel_id
         ):
-            return "auto-answer is off"
+            return "not an auto-answer channel"
         question = question_in(message.content)
         if question is None:
             return "no question"
