@@ -261,4 +261,3 @@ async def test_without_the_intent_on_explains_what_to_tick(auto: SimpleNamespace
     assert "Message Content Intent" in said and "Developer Portal" in said
     assert fake.gateway_log.count("IDENTIFY") == 1  # no session that Discord would refuse
     assert auto.bot.states.tenants("autoanswer") == []  # and nothing turned on
-
