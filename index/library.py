@@ -310,15 +310,7 @@ class Library:
             for entry in entries:
                 if entry.sha256 == prepared.sha256:
                     raise LibraryError(f"that file is already here, as “{entry.title}”")
-            upload = Upload(
-                payload=prepared.payload,
-                filename=f"{self._stem(prepared)}{prepared.suffix}",
-                name=prepared.name,
-                title=prepared.title,
-                sha256=prepared.sha256,
-                added_by=added_by,
-                source_url=source_url,
-            )
+            upload = self._upload(prepared, added_by, source_url)
             entry, document = shelf.store(upload)
             try:
                 # A server's change must reach the store, or be undone: no serving from memory.
@@ -368,15 +360,7 @@ class Library:
                 raise LibraryError(f"there is no document '{doc_id}' in this server")
             if old.sha256 == prepared.sha256:
                 raise LibraryError("that version is already here")
-            upload = Upload(
-                payload=prepared.payload,
-                filename=f"{self._stem(prepared)}{prepared.suffix}",
-                name=prepared.name,
-                title=prepared.title,
-                sha256=prepared.sha256,
-                added_by=added_by,
-                source_url=source_url,
-            )
+            upload = self._upload(prepared, added_by, source_url)
             # Hidden first: the old version's text must not be read into the new index.
             shelf.hide(old)
             try:
@@ -396,6 +380,19 @@ class Library:
             )
             self._audit(shelf, "replace", added_by, entry, source_url=source_url)
             return Added(entry, len(document.paragraphs), sentences, report)
+
+    @classmethod
+    def _upload(cls, prepared: Prepared, added_by: str, source_url: str | None) -> Upload:
+        """Return what the shelf stores for a prepared document, named by title and hash."""
+        return Upload(
+            payload=prepared.payload,
+            filename=f"{cls._stem(prepared)}{prepared.suffix}",
+            name=prepared.name,
+            title=prepared.title,
+            sha256=prepared.sha256,
+            added_by=added_by,
+            source_url=source_url,
+        )
 
     @staticmethod
     def _stem(prepared: Prepared) -> str:
