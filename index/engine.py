@@ -15,7 +15,7 @@ from index.answering.relevance import ANSWER_THRESHOLD, question_terms
 from index.answering.summaries import summarise
 from index.answering.verifier.model import Verifier, load_verifier
 from index.corpus.documents import Corpus, CorpusProblem, Document, load_corpus
-from index.errors import ConfigError, QuestionError
+from index.errors import ConfigError, DatabaseUnavailable, QuestionError
 from index.relations.graph import RelationGraph, Relations, query_relations, sync_relations
 from index.relations.questions import asks_who_spoke, no_link_note, relations_for_question
 from index.results import Answer, Passage, SourceInfo, Summary
@@ -45,8 +45,17 @@ class _RelationsSource:
 
     def build_in_background(self) -> None:
         """Start building the graph on a thread of its own."""
-        self._builder = threading.Thread(target=self._build, name="relations", daemon=True)
+        self._builder = threading.Thread(target=self._build_ahead, name="relations", daemon=True)
         self._builder.start()
+
+    def _build_ahead(self) -> None:
+        """Build the graph before it is asked for; a failure waits for the first request."""
+        try:
+            self._build()
+        except (DatabaseUnavailable, OSError) as error:
+            # Nothing is lost: the first question that needs the graph builds it again and
+            # meets the error itself, where the user is told in one line.
+            log.warning("The relations map was not built ahead (%s); it waits for first use", error)
 
     def graph(self) -> RelationGraph:
         """Return the graph, waiting for the background build to end if one runs."""

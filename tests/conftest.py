@@ -157,8 +157,14 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(postgres_server: str) -> str:
-    """An empty database of its own for one test."""
-    from tests.support.postgres import fresh_database
+def database_url(postgres_server: str) -> Iterator[str]:
+    """An empty database of its own for one test, dropped with its connections afterwards."""
+    from index.storage.postgres.connection import close_pool
+    from tests.support.postgres import drop_database, fresh_database
 
-    return fresh_database(postgres_server)
+    url = fresh_database(postgres_server)
+    yield url
+    # Each test's database is a new URL, so its pool would otherwise outlive the test and,
+    # a few dozen tests later, exhaust the server's connection slots.
+    close_pool(url)
+    drop_database(postgres_server, url)

@@ -151,14 +151,16 @@ async def test_a_broken_event_costs_a_resume_not_the_bot(
 
 
 async def test_a_lost_database_connection_is_one_line_for_the_user_and_the_log(
-    rig: DiscordRig, engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+    rig: DiscordRig, caplog: pytest.LogCaptureFixture, monkeypatch: Any
 ) -> None:
     # The store's own drop is tested on a real Postgres (test_postgres_connection.py); here the
     # engine raises what the store raises then, to see what the user and the log get.
     def lost(*_: object, **__: object) -> None:
         raise DatabaseUnavailable("the database connection was lost (server closed it); try again")
 
-    monkeypatch.setattr(engine, "ask", lost)
+    # On the class: a server given documents of its own by an earlier test answers through
+    # an engine of its own, which asks through Engine.ask too.
+    monkeypatch.setattr(Engine, "ask", lost)
     payload = rig.fake.interaction(
         "ask", [option("question", "Who is Ben Wallace?")], user=new_user()
     )

@@ -37,3 +37,10 @@ def fresh_database(server_url: str) -> str:
         connection.execute(f'CREATE DATABASE "{name}"'.encode())
     parts = urlsplit(server_url)
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def drop_database(server_url: str, url: str) -> None:
+    """Drop a database made by fresh_database, ending any connection still open to it."""
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())

@@ -120,3 +120,11 @@ def pool_for(url: str, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Connect
         )
         _pools[url] = pool
         return pool
+
+
+def close_pool(url: str) -> None:
+    """Close and forget the process's pool for a database, if one is open."""
+    with _lock:
+        pool = _pools.pop(url, None)
+    if pool is not None:
+        pool.close()
