@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from index import Engine, EngineSettings, RelationGraph
+from index import DatabaseUnavailable, Engine, EngineSettings, RelationGraph
 from index.corpus.ingest import prepare
 from index.engine import _RelationsSource
 from index.library import Library
@@ -71,3 +72,27 @@ def test_the_graph_is_returned_only_once_its_background_thread_has_ended(
     assert engine.last_sync.embedded  # so the graph was started on a thread of its own
     engine.graph  # noqa: B018
     assert not [thread for thread in threading.enumerate() if thread.name == "relations"]
+
+
+def test_a_build_ahead_that_loses_the_database_is_one_warning_then_built_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    build = _RelationsSource._build
+
+    def lost_on_the_thread(source: _RelationsSource) -> RelationGraph:
+        if threading.current_thread().name == "relations":
+            raise DatabaseUnavailable("the database connection was lost (gone); try again")
+        return build(source)
+
+    monkeypatch.setattr(_RelationsSource, "_build", lost_on_the_thread)
+    crashed: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", crashed.append)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "generals.txt").write_text(SHARED)
+    settings = EngineSettings(corpus_dir=tmp_path / "shared", index_dir=tmp_path / "index")
+    with caplog.at_level(logging.WARNING, logger="index.engine"):
+        engine = Engine.open(settings, encoder=HashingEncoder())
+        assert names(engine) == {"Mark Milley", "Tony Radakin"}
+    assert crashed == []
+    [warned] = [r for r in caplog.records if "not built ahead" in r.getMessage()]
+    assert "connection was lost" in warned.getMessage()
