@@ -150,6 +150,22 @@ async def test_a_broken_event_costs_a_resume_not_the_bot(
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
+async def test_a_question_sent_while_the_connection_is_down_is_answered_after_the_resume(
+    rig: DiscordRig,
+) -> None:
+    fake = rig.fake
+    resumes = fake.gateway_log.count("RESUME")
+    await fake.drop_connections()
+    # Discord keeps the session's events while the client reconnects and replays them on RESUME.
+    payload = fake.interaction("ask", [option("question", "Who is Ben Wallace?")], user=new_user())
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    await fake.wait_for_gateway("RESUME", resumes + 1, CEILING)
+    followup = (await fake.wait_for(followup_for(payload), CEILING))[0]
+    assert "defense secretary" in str(followup.body)
+    callbacks = [r for r in fake.requests if callback_for(payload)(r)]
+    assert len(callbacks) == 1  # replayed once, answered once
+
+
 async def test_a_lost_database_connection_is_one_line_for_the_user_and_the_log(
     rig: DiscordRig, caplog: pytest.LogCaptureFixture, monkeypatch: Any
 ) -> None:

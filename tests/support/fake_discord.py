@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -125,6 +126,12 @@ class FakeDiscord:
         self.threads: dict[str, dict[str, Any]] = {}
         self._shard_of: dict[int, tuple[int, int]] = {}
         self._sessions: dict[str, tuple[int, int]] = {}
+        # As Discord does, each session keeps what it was sent, and a RESUME replays what
+        # came after the client's last sequence number: an event sent while a client was
+        # reconnecting (its loop was busy, its socket went stale) is delivered late, not lost.
+        self._session_of: dict[int, str] = {}
+        self._session_socket: dict[str, web.WebSocketResponse] = {}
+        self._backlog: dict[str, list[dict[str, Any]]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -187,7 +194,9 @@ class FakeDiscord:
                 guilds = [g for g in (GUILD_ID, GUILD_B_ID) if shard_for(g, count) == shard_id]
                 # A session of its own per IDENTIFY, so that a RESUME finds its shard again.
                 session = f"fake-session-{len(self.identifies)}"
+                self._forget_closed_sessions((shard_id, count))
                 self._sessions[session] = (shard_id, count)
+                self._attach(socket, session)
                 ready = self._ready(guilds, payload["d"].get("shard"))
                 await self._send(socket, "READY", {**ready, "session_id": session})
                 for guild in (self._guild(), self._guild(GUILD_B_ID, CHANNEL_B_ID)):
@@ -205,10 +214,28 @@ class FakeDiscord:
                     await self._note_gateway("INVALID_SESSION")
                     continue
                 self._shard_of[id(socket)] = self._sessions[session]
+                self._attach(socket, session)
                 self.resumed.append(self._shard_of[id(socket)][0])
+                last = int(payload["d"].get("seq") or 0)
+                for missed in [p for p in self._backlog[session] if p["s"] > last]:
+                    self.deliveries.append((missed["t"], self._sessions[session][0]))
+                    await socket.send_json(missed)
                 await self._send(socket, "RESUMED", {})
                 await self._note_gateway("RESUME")
         return socket
+
+    def _attach(self, socket: web.WebSocketResponse, session: str) -> None:
+        """Make `socket` the connection that carries `session` from now on."""
+        self._session_of[id(socket)] = session
+        self._session_socket[session] = socket
+        self._backlog.setdefault(session, [])
+
+    def _forget_closed_sessions(self, shard: tuple[int, int]) -> None:
+        """Drop the sessions of a shard whose client gave up on them and IDENTIFYed anew."""
+        for session, owner in list(self._sessions.items()):
+            if owner == shard and self._session_socket[session].closed:
+                del self._sessions[session], self._session_socket[session]
+                del self._backlog[session]
 
     def _privileged_refused(self, intents: int) -> bool:
         """Whether an IDENTIFY asks for Message Content that the application was not granted."""
@@ -253,7 +280,17 @@ class FakeDiscord:
 
     async def _send(self, socket: web.WebSocketResponse, event: str, data: Any) -> None:
         self.deliveries.append((event, self._shard_of.get(id(socket), (0, 1))[0]))
-        await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+        payload = {"op": 0, "t": event, "s": next(self._sequence), "d": data}
+        session = self._session_of.get(id(socket))
+        if session in self._backlog:
+            self._backlog[session].append(payload)
+        # A socket closed under us loses nothing: a RESUME replays the event from the backlog.
+        with contextlib.suppress(ConnectionResetError):
+            await socket.send_json(payload)
+
+    def _hold(self, session: str, event: str, data: Any) -> None:
+        """Keep an event for a session with no open connection, for its RESUME to replay."""
+        self._backlog[session].append({"op": 0, "t": event, "s": next(self._sequence), "d": data})
 
     async def dispatch(
         self, event: str, data: dict[str, Any], *, check: bool = True, shard: int | None = None
@@ -265,14 +302,18 @@ class FakeDiscord:
         if check:
             self.event_errors.extend(self.event_problems(event, data))
         for socket in self._sockets:
-            if not socket.closed and self._routes_to(socket, data, shard):
+            if not socket.closed and self._routes_to(self._shard_of_socket(socket), data, shard):
                 await self._send(socket, event, data)
+        for session, owner in self._sessions.items():
+            if self._session_socket[session].closed and self._routes_to(owner, data, shard):
+                self._hold(session, event, data)
 
-    def _routes_to(
-        self, socket: web.WebSocketResponse, data: dict[str, Any], shard: int | None
-    ) -> bool:
-        """Whether Discord sends this event on this connection: its server's shard, or 0 for DMs."""
-        shard_id, count = self._shard_of.get(id(socket), (0, 1))
+    def _shard_of_socket(self, socket: web.WebSocketResponse) -> tuple[int, int]:
+        return self._shard_of.get(id(socket), (0, 1))
+
+    def _routes_to(self, owner: tuple[int, int], data: dict[str, Any], shard: int | None) -> bool:
+        """Whether Discord sends this event to this shard: its server's, or 0 for DMs."""
+        shard_id, count = owner
         if shard is not None:
             return shard == shard_id
         guild_id = data.get("guild_id") if isinstance(data, dict) else None
