@@ -361,25 +361,43 @@ class Library:
             if old.sha256 == prepared.sha256:
                 raise LibraryError("that version is already here")
             upload = self._upload(prepared, added_by, source_url)
-            # Hidden first: the old version's text must not be read into the new index.
-            shelf.hide(old)
-            try:
-                entry, document = shelf.store(upload)
-            except Exception:
-                shelf.unhide(old)
-                raise
-            try:
-                report = engine.reindex(progress=progress, prune=True, must_save=True)
-            except Exception as error:
-                shelf.delete(entry)
-                shelf.unhide(old)
-                raise _indexing_failed(error) from None
-            shelf.delete(old)
-            sentences = next(
-                (s.sentences for s in engine.sources() if s.document == entry.doc_id), 0
-            )
+            entry, report = self._swap(engine, old, upload, progress=progress)
+            source = next((s for s in engine.sources() if s.document == entry.doc_id), None)
             self._audit(shelf, "replace", added_by, entry, source_url=source_url)
-            return Added(entry, len(document.paragraphs), sentences, report)
+            paragraphs, sentences = (source.paragraphs, source.sentences) if source else (0, 0)
+            return Added(entry, paragraphs, sentences, report)
+
+    @staticmethod
+    def _swap(
+        engine: GuildEngine,
+        old: LibraryEntry | None,
+        new: Upload | LibraryEntry,
+        *,
+        progress: ProgressListener | None = None,
+    ) -> tuple[LibraryEntry, SyncReport]:
+        """Put `new` in place of `old` with one re-index, and undo every step on failure."""
+        # `new` is an entry when an interrupted attempt stored it already; then it stays.
+        shelf = engine.shelf
+        # Hidden first: the old version's text must not be read into the new index.
+        if old is not None:
+            shelf.hide(old)
+        try:
+            entry = shelf.store(new)[0] if isinstance(new, Upload) else new
+        except Exception:
+            if old is not None:
+                shelf.unhide(old)
+            raise
+        try:
+            report = engine.reindex(progress=progress, prune=True, must_save=True)
+        except Exception as error:
+            if isinstance(new, Upload):
+                shelf.delete(entry)
+            if old is not None:
+                shelf.unhide(old)
+            raise _indexing_failed(error) from None
+        if old is not None:
+            shelf.delete(old)
+        return entry, report
 
     @classmethod
     def _upload(cls, prepared: Prepared, added_by: str, source_url: str | None) -> Upload:
@@ -463,47 +481,35 @@ class Library:
         source_url: str | None,
         by: str,
     ) -> LibraryEntry:
-        """Store the new text beside the old, index it, then delete the old; undo on failure."""
+        """Store the new text in place of the old, keeping its title; record both in the audit."""
         shelf = engine.shelf
         entries = shelf.entries()
         old = next((e for e in entries if e.doc_id == doc_id), None)
         # Found already: an interrupted attempt stored it, and finishing is all that is left.
-        new = next((e for e in entries if e.sha256 == prepared.sha256), None)
-        if old is None and new is None:
-            raise LibraryError(f"there is no document '{doc_id}' in this server any more")
-        stored = new is None
-        if new is None:
-            assert old is not None
-            new, _ = shelf.store(
-                Upload(
-                    payload=prepared.payload,
-                    filename=f"{_slug(old.title)}-{prepared.sha256[:8]}{prepared.suffix}",
-                    name=prepared.name,
-                    title=old.title,
-                    sha256=prepared.sha256,
-                    added_by=old.added_by,
-                    source_url=source_url or old.source_url,
-                )
+        stored = next((e for e in entries if e.sha256 == prepared.sha256), None)
+        new: Upload | LibraryEntry
+        if stored is not None:
+            new = stored
+            # The old version may be gone already, or be the stored one (nothing changed).
+            replaced = old if old is not None and old.doc_id != stored.doc_id else None
+        elif old is not None:
+            replaced = old
+            new = Upload(
+                payload=prepared.payload,
+                filename=f"{_slug(old.title)}-{prepared.sha256[:8]}{prepared.suffix}",
+                name=prepared.name,
+                title=old.title,
+                sha256=prepared.sha256,
+                added_by=old.added_by,
+                source_url=source_url or old.source_url,
             )
-        replaced = old is not None and old.doc_id != new.doc_id
-        if replaced:
-            assert old is not None
-            shelf.hide(old)
-        try:
-            engine.reindex(prune=True, must_save=True)
-        except Exception as error:
-            if stored:
-                shelf.delete(new)
-            if replaced:
-                assert old is not None
-                shelf.unhide(old)
-            raise _indexing_failed(error) from None
-        if replaced:
-            assert old is not None
-            shelf.delete(old)
-            self._audit(shelf, "refresh-replaced", by, old)
-        self._audit(shelf, "refresh", by, new)
-        return new
+        else:
+            raise LibraryError(f"there is no document '{doc_id}' in this server any more")
+        entry, _ = self._swap(engine, replaced, new)
+        if replaced is not None:
+            self._audit(shelf, "refresh-replaced", by, replaced)
+        self._audit(shelf, "refresh", by, entry)
+        return entry
 
     def reindex(
         self, guild_id: int, *, requested_by: str, progress: ProgressListener | None = None
