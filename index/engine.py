@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 SUMMARY_LENGTHS = {"short": 3, "medium": 5, "long": 8}
 MAX_SUMMARY_SENTENCES = 15
 NOT_FOUND = "The documents don't contain an answer to that."
+# The name of the thread that builds the relations map ahead of its first use.
+RELATIONS_THREAD = "relations"
 
 
 class _RelationsSource:
@@ -45,7 +47,9 @@ class _RelationsSource:
 
     def build_in_background(self) -> None:
         """Start building the graph on a thread of its own."""
-        self._builder = threading.Thread(target=self._build_ahead, name="relations", daemon=True)
+        self._builder = threading.Thread(
+            target=self._build_ahead, name=RELATIONS_THREAD, daemon=True
+        )
         self._builder.start()
 
     def _build_ahead(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,7 @@ import pytest_asyncio
 from bot.client import VerbatimBot
 from index import Engine, EngineSettings
 from index.answering.verifier.model import Verifier
+from index.engine import RELATIONS_THREAD
 from index.retrieval.encoder import SentenceEncoder
 from tests.support.fake_discord import FakeDiscord
 from tests.support.hashing_encoder import HashingEncoder
@@ -42,6 +44,17 @@ def _extension_modules_kept() -> Iterator[None]:
     yield
     for name, module in kept.items():
         sys.modules.setdefault(name, module)
+
+
+@pytest.fixture(autouse=True)
+def _background_builds_end_with_their_test() -> Iterator[None]:
+    """Wait, after each test, for the relations maps its engines build on threads of their own."""
+    yield
+    # A build that outlives its test logs into pytest's closed capture stream and holds
+    # database connections while the next test's database is made.
+    for thread in threading.enumerate():
+        if thread.name == RELATIONS_THREAD and thread is not threading.current_thread():
+            thread.join(WAIT_SECONDS)
 
 
 @pytest.fixture(autouse=True)

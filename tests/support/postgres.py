@@ -22,7 +22,9 @@ def running_server() -> Iterator[str]:
     # temporary folders are private to root, so this one lives beside them, readable.
     folder = Path(tempfile.mkdtemp(prefix="verbatim-postgres-"))
     folder.chmod(0o755)
-    server = get_server(folder / "data", cleanup_mode="stop")
+    # "delete", not "stop": only that mode also takes back the wheel's exit handler, which
+    # would otherwise log into pytest's closed streams when the interpreter exits.
+    server = get_server(folder / "data", cleanup_mode="delete")
     try:
         yield str(server.get_uri())
     finally:
