@@ -7,11 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.server_setting import ServerSetting
 from index import ServerStates
 
 KEY = "autoanswer"
-# Another process's /autoanswer on or off is seen within this long; this one's at once.
-CACHE_SECONDS = 30.0
 
 
 class AutoAnswerChannels:
@@ -20,25 +19,15 @@ class AutoAnswerChannels:
     def __init__(
         self, states: ServerStates, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.states = states
-        self.clock = clock
-        self._cache: dict[int, tuple[float, dict[str, Any]]] = {}
-
-    def _channels(self, guild_id: int) -> dict[str, Any]:
-        cached = self._cache.get(guild_id)
-        if cached is not None and self.clock() - cached[0] < CACHE_SECONDS:
-            return cached[1]
-        channels = self.states.read(str(guild_id), KEY)
-        self._cache[guild_id] = (self.clock(), channels)
-        return channels
+        self.setting = ServerSetting(states, KEY, clock=clock)
 
     def is_on(self, guild_id: int, channel_id: int) -> bool:
         """Return whether the bot answers unasked in this channel."""
-        return str(channel_id) in self._channels(guild_id)
+        return str(channel_id) in self.setting.read(guild_id)
 
     def listed(self, guild_id: int) -> dict[int, dict[str, Any]]:
         """Return the server's auto-answer channels with who turned each on, and when."""
-        return {int(channel): dict(info) for channel, info in self._channels(guild_id).items()}
+        return {int(channel): dict(info) for channel, info in self.setting.read(guild_id).items()}
 
     def turn_on(self, guild_id: int, channel_id: int, *, by: str) -> bool:
         """Turn auto-answer on in a channel; return False if it already was."""
@@ -52,7 +41,7 @@ class AutoAnswerChannels:
                 str(channel_id): channels.get(str(channel_id), {"by": by, "at": at}),
             }
 
-        self._remember(guild_id, self.states.update(str(guild_id), KEY, change))
+        self.setting.update(guild_id, change)
         return not was_on[0]
 
     def turn_off(self, guild_id: int, channel_id: int) -> bool:
@@ -63,12 +52,9 @@ class AutoAnswerChannels:
             was_on.append(str(channel_id) in channels)
             return {key: value for key, value in channels.items() if key != str(channel_id)}
 
-        self._remember(guild_id, self.states.update(str(guild_id), KEY, change))
+        self.setting.update(guild_id, change)
         return was_on[0]
 
     def any_on(self) -> bool:
         """Return whether any server has an auto-answer channel (the bot then reads messages)."""
-        return bool(self.states.tenants(KEY))
-
-    def _remember(self, guild_id: int, channels: dict[str, Any]) -> None:
-        self._cache[guild_id] = (self.clock(), channels)
+        return bool(self.setting.servers())

@@ -92,7 +92,21 @@ class GapLog(Protocol):
         """Drop every gap; return how many there were."""
 
 
-class JsonlGapLog:
+class _ExpiringLog:
+    """The retention both gap logs share: gaps older than `keep_days` are dropped."""
+
+    def __init__(
+        self, *, keep_days: int = DEFAULT_KEEP_DAYS, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.keep_days, self.clock = keep_days, clock
+
+    @property
+    def cutoff(self) -> datetime:
+        """Return the time before which gaps are dropped."""
+        return self.clock() - timedelta(days=self.keep_days)
+
+
+class JsonlGapLog(_ExpiringLog):
     """One JSON object a line in the server's folder; entries past `keep_days` are dropped."""
 
     def __init__(
@@ -102,15 +116,9 @@ class JsonlGapLog:
         keep_days: int = DEFAULT_KEEP_DAYS,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        super().__init__(keep_days=keep_days, clock=clock)
         self.path = path
-        self.keep_days = keep_days
-        self.clock = clock
         self._lock = threading.Lock()
-
-    @property
-    def cutoff(self) -> datetime:
-        """Return the time before which gaps are dropped."""
-        return self.clock() - timedelta(days=self.keep_days)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -193,7 +201,7 @@ class JsonlGapLog:
         os.replace(staged, self.path)
 
 
-class TableGapLog:
+class TableGapLog(_ExpiringLog):
     """A server's rows in the database's gap table; rows past `keep_days` are deleted."""
 
     def __init__(
@@ -204,12 +212,8 @@ class TableGapLog:
         keep_days: int = DEFAULT_KEEP_DAYS,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.table, self.tenant, self.keep_days, self.clock = table, tenant, keep_days, clock
-
-    @property
-    def cutoff(self) -> datetime:
-        """Return the time before which gaps are dropped."""
-        return self.clock() - timedelta(days=self.keep_days)
+        super().__init__(keep_days=keep_days, clock=clock)
+        self.table, self.tenant = table, tenant
 
     def record(self, gap: Gap) -> None:
         """Keep a gap, and drop the server's expired ones."""

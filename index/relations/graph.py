@@ -49,13 +49,8 @@ class Evidence:
     def as_quote_json(self) -> dict[str, Any]:
         """Return the sentence in the shape of an answer's quote, the whole sentence highlighted."""
         # A link's sentence is read from the parse, not ranked: it has no score to give.
-        return {
-            "document": self.document,
+        return self.as_json() | {
             "title": self.title,
-            "paragraph": self.paragraph,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
             "score": None,
             "verifier": None,
             "highlight": {"start": self.start, "end": self.end},

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.autoanswer_channels import CACHE_SECONDS, AutoAnswerChannels
+from bot.autoanswer_channels import AutoAnswerChannels
+from bot.server_setting import CACHE_SECONDS
 from index import EngineSettings, open_states
 
 

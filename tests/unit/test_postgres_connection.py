@@ -71,7 +71,8 @@ def test_connections_the_server_dropped_while_idle_are_replaced(
     before = quotes(engine)
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            # With a timeout, each call returns once its backend has gone, socket closed.
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     assert before and quotes(engine) == before

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -26,6 +28,8 @@ NOT_A_CHANNEL = (
     "or run the command there."
 )
 CANNOT_SAVE = "I could not save this server's auto-answer channels ({error}); nothing changed."
+CANNOT_READ = "I could not read the auto-answer channels ({error})."
+T = TypeVar("T")
 # What an unasked reply takes, in the channel (or, in a forum, in its posts).
 _NEEDED = {
     "view_channel": "View Channel",
@@ -123,6 +127,16 @@ class AutoAnswerCommands(commands.GroupCog, group_name="autoanswer"):
     async def _say(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
+    async def _stored(
+        self, interaction: discord.Interaction, failure: str, work: Callable[[], T]
+    ) -> T | None:
+        """Run a read or change of the stored channels off the loop; on failure, say `failure`."""
+        try:
+            return await asyncio.to_thread(work)
+        except (StorageError, DatabaseUnavailable) as error:
+            await self._say(interaction, failure.format(error=error))
+            return None
+
     @app_commands.command(name="on")
     @app_commands.describe(channel="The text channel or forum (default: this one)")
     async def on(
@@ -137,10 +151,8 @@ class AutoAnswerCommands(commands.GroupCog, group_name="autoanswer"):
             await self._say(interaction, MESSAGE_CONTENT_TO_TICK)
             return
         guild_id, by = target.guild.id, who(interaction.user)
-        try:
-            await asyncio.to_thread(self.channels.turn_on, guild_id, target.id, by=by)
-        except (StorageError, DatabaseUnavailable) as error:
-            await self._say(interaction, CANNOT_SAVE.format(error=error))
+        turn_on = functools.partial(self.channels.turn_on, guild_id, target.id, by=by)
+        if await self._stored(interaction, CANNOT_SAVE, turn_on) is None:
             return
         settings = self.bot.autoanswer_settings
         text = turned_on(target, settings.threshold, settings.per_minute)
@@ -160,10 +172,9 @@ class AutoAnswerCommands(commands.GroupCog, group_name="autoanswer"):
         if target is None:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            was_on = await asyncio.to_thread(self.channels.turn_off, target.guild.id, target.id)
-        except (StorageError, DatabaseUnavailable) as error:
-            await self._say(interaction, CANNOT_SAVE.format(error=error))
+        turn_off = functools.partial(self.channels.turn_off, target.guild.id, target.id)
+        was_on = await self._stored(interaction, CANNOT_SAVE, turn_off)
+        if was_on is None:
             return
         state = "is now off" if was_on else "was not on"
         await self._say(interaction, f"Auto-answer {state} in {target.mention}.")
@@ -174,10 +185,9 @@ class AutoAnswerCommands(commands.GroupCog, group_name="autoanswer"):
         if not await self._admin(interaction) or interaction.guild_id is None:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            listed = await asyncio.to_thread(self.channels.listed, interaction.guild_id)
-        except (StorageError, DatabaseUnavailable) as error:
-            await self._say(interaction, f"I could not read the auto-answer channels ({error}).")
+        read = functools.partial(self.channels.listed, interaction.guild_id)
+        listed = await self._stored(interaction, CANNOT_READ, read)
+        if listed is None:
             return
         await self._say(interaction, listing(listed, self.bot.autoanswer_settings.threshold))
 

@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.app_commands.transformers import UnionChannelTransformer
 
 from bot.exts.docs._progress import PROGRESS_EVERY
+from bot.server_setting import Change, ServerSetting
 from bot.ui import escape, shorten
 from index import ChannelMessage, ServerStates
 
@@ -148,16 +149,16 @@ class ChannelRegistry:
     """The channels each server made documents, in its settings under "channels"."""
 
     def __init__(self, states: ServerStates) -> None:
-        self.states = states
-        # Read on every message in every channel: kept, and changed only through this object.
-        self._cache: dict[int, dict[str, Any]] = {}
+        # Read on every message in every channel: cached, so that a message costs no read.
+        self.setting = ServerSetting(states, KEY)
         self._lock = asyncio.Lock()
 
     async def listed(self, guild_id: int) -> dict[str, Any]:
         """Return the server's channel documents by channel id."""
-        if guild_id not in self._cache:
-            self._cache[guild_id] = await asyncio.to_thread(self.states.read, str(guild_id), KEY)
-        return self._cache[guild_id]
+        found = self.setting.cached(guild_id)
+        if found is None:
+            found = await asyncio.to_thread(self.setting.read, guild_id)
+        return found
 
     async def put(self, guild_id: int, channel_id: int, value: dict[str, Any]) -> None:
         """Record or update one channel document."""
@@ -175,10 +176,6 @@ class ChannelRegistry:
 
         await self._update(guild_id, change)
 
-    async def _update(
-        self, guild_id: int, change: Callable[[dict[str, Any]], dict[str, Any]]
-    ) -> None:
+    async def _update(self, guild_id: int, change: Change) -> None:
         async with self._lock:
-            self._cache[guild_id] = await asyncio.to_thread(
-                self.states.update, str(guild_id), KEY, change
-            )
+            await asyncio.to_thread(self.setting.update, guild_id, change)

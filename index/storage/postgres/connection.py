@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg import pq
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from index.errors import ConfigError, DatabaseUnavailable
@@ -34,6 +35,22 @@ _lock = threading.Lock()
 def _configure(connection: psycopg.Connection[Any]) -> None:
     """Let numpy vectors travel as pgvector's own type on every pooled connection."""
     register_vector(connection)
+
+
+def _check_closed_by_server(connection: psycopg.Connection[Any]) -> None:
+    """Raise if the server has ended this pooled connection, reading only what has arrived."""
+    # No round trip, unlike the pool's own check (an empty query): a question takes several
+    # connections, and a ping each would be a network wait each. A server that ends a session
+    # (a restart, a fail-over, pg_terminate_backend) sends its reason and closes the socket;
+    # reading that, without blocking, finds the connection broken.
+    pgconn = connection.pgconn
+    # Twice: the first read takes the server's farewell, the second meets the socket's end
+    # (and raises OperationalError). On a live idle connection both find nothing, at once.
+    for _ in range(2):
+        if pgconn.status == pq.ConnStatus.OK:
+            pgconn.consume_input()
+    if pgconn.status != pq.ConnStatus.OK:
+        raise psycopg.OperationalError("the server closed the connection")
 
 
 def first_line(error: BaseException) -> str:
@@ -114,7 +131,7 @@ def pool_for(url: str, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Connect
             configure=_configure,
             # A connection the server dropped while idle (a restart, a fail-over) is replaced
             # on checkout instead of failing the next question.
-            check=ConnectionPool.check_connection,
+            check=_check_closed_by_server,
             timeout=CONNECT_SECONDS,
             open=True,
         )
