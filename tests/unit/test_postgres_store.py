@@ -19,7 +19,7 @@ from index import (
     migrate_store,
     prepare,
 )
-from index.storage.postgres.connection import pool_for
+from index.storage.postgres.connection import close_pool, pool_for
 from index.storage.postgres.schema import SCHEMA_VERSION, SchemaError, migrate
 from index.storage.postgres.store import PostgresStore
 from tests.conftest import ROOT, bundled_verifier
@@ -176,6 +176,29 @@ def test_the_schema_is_created_once_and_a_newer_one_is_refused(database_url: str
         with pytest.raises(SchemaError, match="newer than this Verbatim") as caught:
             migrate(connection)
     assert "\n" not in str(caught.value)
+
+
+def test_a_version_6_database_is_upgraded_in_place_and_answers_alike(
+    tmp_path: Path, database_url: str
+) -> None:
+    article(tmp_path)
+    settings = settings_for(tmp_path, "postgres", database_url)
+    before = [open_engine(settings).ask(question) for question in QUESTIONS]
+    close_pool(database_url)
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        # The postings' key as version 6 made it, without the BM25 columns beside it.
+        connection.execute(
+            "ALTER TABLE postings DROP CONSTRAINT postings_pkey, "
+            "ADD CONSTRAINT postings_pkey PRIMARY KEY (tenant, term, row_id)"
+        )
+        connection.execute("DELETE FROM verbatim_schema WHERE version > 6")
+        assert migrate(connection) == SCHEMA_VERSION
+        included = connection.execute(
+            "SELECT indnatts - indnkeyatts FROM pg_index "
+            "WHERE indexrelid = 'postings_pkey'::regclass"
+        ).fetchone()
+    assert included == (2,)  # tf and length, read from the key alone
+    assert [open_engine(settings).ask(question) for question in QUESTIONS] == before
 
 
 def test_a_bad_url_or_a_database_that_is_down_gets_one_line(tmp_path: Path) -> None:

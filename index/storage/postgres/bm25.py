@@ -10,21 +10,27 @@ from index.storage.bm25 import K1, B
 # A view over several tenants (a server's own and the shared corpus) is scored as one index of
 # both: N, the total length and each df are the sums of the tenants', and each tenant's row ids
 # are shifted into the view's.
-_WEIGHED = """
+_WEIGHED = f"""
 WITH asked AS (
-    SELECT term, count(*) AS times FROM unnest(%(terms)s::text[]) AS term GROUP BY term
+    SELECT term, count(*)::float8 AS times FROM unnest(%(terms)s::text[]) AS term GROUP BY term
 ),
 frequencies AS (
-    SELECT term, sum(df)::bigint AS df FROM window_frequencies
+    SELECT term, sum(df)::float8 AS df FROM window_frequencies
     WHERE tenant = ANY(%(tenants)s) AND term = ANY(%(terms)s) GROUP BY term
 ),
 weighed AS (
-    SELECT asked.term, asked.times,
-           ln(1 + (%(n)s - f.df + 0.5) / (f.df + 0.5)) AS idf
+    SELECT asked.term,
+           asked.times * ln(1 + (%(n)s::float8 - f.df + 0.5) / (f.df + 0.5)) AS weight
     FROM asked JOIN frequencies AS f ON f.term = asked.term
+),
+shape AS (
+    SELECT {K1}::float8 * (1 - {B}::float8) AS fixed,
+           {K1}::float8 * {B}::float8 / greatest(%(total)s::float8 / greatest(%(n)s, 1), 1e-9)
+               AS per_length
 )"""
-_SCORE = f"""sum(w.times * w.idf * p.tf / (p.tf + {K1} * ((1 - {B}) + {B} * p.length
-           / greatest(%(total)s::float8 / greatest(%(n)s, 1), 1e-9)))) AS score"""
+# In float8 throughout: a numeric literal or ln() would make every posting's arithmetic
+# numeric, which took most of a question's time at 200k windows (docs/benchmarks.md).
+_SCORE = "sum(w.weight * p.tf / (p.tf + s.fixed + s.per_length * p.length)) AS score"
 KEYWORD_TOP = f"""{_WEIGHED},
 parts AS (
     SELECT * FROM unnest(%(tenants)s::text[], %(shifts)s::bigint[], %(ends)s::bigint[])
@@ -32,6 +38,7 @@ parts AS (
 )
 SELECT p.row_id + part.shift AS row_id, {_SCORE}
 FROM weighed AS w
+CROSS JOIN shape AS s
 CROSS JOIN parts AS part
 JOIN postings AS p ON p.tenant = part.tenant AND p.term = w.term
 WHERE p.row_id < part.stop
@@ -45,6 +52,7 @@ wanted AS (
 )
 SELECT r.row_id + r.shift AS row_id, {_SCORE}
 FROM weighed AS w
+CROSS JOIN shape AS s
 CROSS JOIN wanted AS r
 JOIN postings AS p ON p.tenant = r.tenant AND p.term = w.term AND p.row_id = r.row_id
 GROUP BY 1"""

@@ -6,7 +6,7 @@ import psycopg
 
 from index.errors import ConfigError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # Taken in the migration's transaction, so that two processes starting at once migrate once.
 MIGRATION_LOCK = 7_261_001
 
@@ -194,6 +194,12 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE jobs DROP CONSTRAINT IF EXISTS jobs_kind_check",
         "ALTER TABLE jobs ADD CONSTRAINT jobs_kind_check "
         "CHECK (kind IN ('add', 'remove', 'reindex', 'refresh'))",
+    ],
+    7: [
+        # The postings' key carries tf and length, so that BM25 reads a term's postings from
+        # the index alone (an index-only scan) instead of visiting each row in the table.
+        "ALTER TABLE postings DROP CONSTRAINT postings_pkey, "
+        "ADD CONSTRAINT postings_pkey PRIMARY KEY (tenant, term, row_id) INCLUDE (tf, length)",
     ],
 }
 
