@@ -30,6 +30,11 @@ class SearchBackend(Protocol):
         ...
 
     @property
+    def concurrent(self) -> bool:
+        """Say whether its requests gain from running side by side (each a database round trip)."""
+        ...
+
+    @property
     def term_statistics(self) -> TermStatistics:
         """Return the term frequencies questions are weighed by."""
         ...

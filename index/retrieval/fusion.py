@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -26,6 +28,25 @@ KEYWORD_DEPTH = 400
 QUERY_CACHE_SIZE = 512
 # The store's own view type, so that callers keep its row-to-document calls.
 B = TypeVar("B", bound=SearchBackend)
+T = TypeVar("T")
+U = TypeVar("U")
+# Threads that run the dense side of questions to a database while the asking thread runs the
+# keyword side; a question waits for a free one rather than opening more connections.
+SIDE_THREADS = 4
+_side = ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="dense-side")
+
+
+def side_by_side(
+    backend: SearchBackend, first: Callable[[], T], second: Callable[[], U]
+) -> tuple[T, U]:
+    """Run two requests of a store, at once where its requests are round trips."""
+    # At 200k windows in Postgres each side is 20-45 ms of the server's time: run together, a
+    # question waits for the slower (docs/benchmarks.md). A local store's sides share its cores.
+    if not backend.concurrent:
+        return first(), second()
+    pending = _side.submit(first)
+    later = second()
+    return pending.result(), later
 
 
 class Standard:
@@ -89,8 +110,11 @@ class Query:
         self.vector = vector
         self.terms = query_terms
         self.mode = mode
-        self.dense_ranked = backend.dense_top(vector, depth or DENSE_DEPTH)
-        self.keyword_ranked = backend.keyword_top(query_terms, depth or KEYWORD_DEPTH)
+        self.dense_ranked, self.keyword_ranked = side_by_side(
+            backend,
+            lambda: backend.dense_top(vector, depth or DENSE_DEPTH),
+            lambda: backend.keyword_top(query_terms, depth or KEYWORD_DEPTH),
+        )
         # The statistics come from the top lists, as they did from full arrays: only the best
         # 100 of each side ever entered them.
         self.dense_standard = Standard(self.dense_ranked.scores)
@@ -113,20 +137,25 @@ class Query:
         # the store is a round trip, so what was scored once (the union, a prefetch) is kept.
         wanted = np.asarray(rows, dtype=np.int64)
         if wanted.size > SCORED_CACHE_ROWS:
-            return self.backend.dense_at(self.vector, wanted), self.backend.keyword_at(
-                self.terms, wanted
-            )
+            return self._ask_both(wanted)
         listed = wanted.tolist()
         missing = [row for row in dict.fromkeys(listed) if row not in self._scored]
         if missing:
-            asked = np.asarray(missing, dtype=np.int64)
-            dense = self.backend.dense_at(self.vector, asked).tolist()
-            keyword = self.backend.keyword_at(self.terms, asked).tolist()
+            dense_scores, keyword_scores = self._ask_both(np.asarray(missing, dtype=np.int64))
+            dense, keyword = dense_scores.tolist(), keyword_scores.tolist()
             self._scored.update(zip(missing, zip(dense, keyword, strict=True), strict=True))
         pairs = [self._scored[row] for row in listed]
         return (
             np.asarray([d for d, _ in pairs], dtype=np.float32),
             np.asarray([k for _, k in pairs], dtype=np.float32),
+        )
+
+    def _ask_both(self, rows: Rows) -> tuple[Scores, Scores]:
+        """Ask the store for the exact scores of rows on both sides."""
+        return side_by_side(
+            self.backend,
+            lambda: self.backend.dense_at(self.vector, rows),
+            lambda: self.backend.keyword_at(self.terms, rows),
         )
 
     def prefetch(self, rows: Rows) -> None:

@@ -65,6 +65,11 @@ class LocalView:
     def sentence_positions(self, rows: Rows) -> NDArray[np.int32]:
         return np.asarray(self._sentence_of_row[rows], dtype=np.int32)
 
+    @property
+    def concurrent(self) -> bool:
+        # FAISS and bm25s run on this process's own cores: side by side they only contend.
+        return False
+
     def dense_top(self, query: NDArray[np.float32], k: int) -> Ranked:
         return dense_top(self.index.vectors, query, k)
 

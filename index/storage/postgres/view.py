@@ -201,6 +201,11 @@ class PostgresView:
         return self._windows
 
     @property
+    def concurrent(self) -> bool:
+        # Each request runs in a server process of its own, so two cost the slower one's time.
+        return True
+
+    @property
     def term_statistics(self) -> TermStatistics:
         return self._terms
 
