@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from index import Engine, EngineSettings
+from index import Engine
 from index.retrieval.backend import TermStatistics
 from index.retrieval.fusion import HybridSearcher
 from index.retrieval.ranked import Ranked, Rows, Scores
 from tests.support.hashing_encoder import HashingEncoder
+from tests.unit.test_scale_index import hashed_engine
 from tests.unit.test_store import make_corpus
 
 QUESTION = "Who did Litvinenko meet in London?"
@@ -68,11 +69,8 @@ class RoundTrips:
 
 
 def _engine(tmp_path: Path) -> tuple[Engine, HashingEncoder]:
-    encoder = HashingEncoder()
-    settings = EngineSettings(
-        corpus_dir=make_corpus(tmp_path), index_dir=tmp_path / "index", verifier="off"
-    )
-    return Engine.open(settings, encoder=encoder), encoder
+    make_corpus(tmp_path)
+    return hashed_engine(tmp_path)
 
 
 def test_a_round_trip_store_is_asked_both_sides_at_once_and_fuses_alike(tmp_path: Path) -> None:

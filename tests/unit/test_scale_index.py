@@ -58,7 +58,8 @@ def mapped_from_disk(array: np.ndarray) -> bool:
     return False
 
 
-def _engine(folder: Path, **settings: object) -> tuple[Engine, HashingEncoder]:
+def hashed_engine(folder: Path, **settings: object) -> tuple[Engine, HashingEncoder]:
+    """Open an engine over `folder`/corpus with the hashing encoder and no verifier."""
     encoder = HashingEncoder()
     values: dict[str, object] = {
         "corpus_dir": folder / "corpus",
@@ -101,7 +102,7 @@ def test_keyword_scores_ranks_and_files_are_bm25s_own(tmp_path: Path) -> None:
 
 def test_fusing_the_top_lists_loses_no_row_that_could_rank_above_them(tmp_path: Path) -> None:
     _random_corpus(tmp_path, 120)
-    engine, _ = _engine(tmp_path)
+    engine, _ = hashed_engine(tmp_path)
     searcher = engine.searcher
     vectors = searcher.vectors_at(np.arange(searcher.size))
     rng = random.Random(11)
@@ -131,8 +132,8 @@ def test_a_large_corpus_gets_hnsw_recorded_in_the_manifest(tmp_path: Path) -> No
     for name in ("flat", "graph"):
         (tmp_path / name).mkdir()
         make_corpus(tmp_path / name)
-    flat, _ = _engine(tmp_path / "flat")
-    graph, _ = _engine(tmp_path / "graph", hnsw_min_rows=10)
+    flat, _ = hashed_engine(tmp_path / "flat")
+    graph, _ = hashed_engine(tmp_path / "graph", hnsw_min_rows=10)
     flat_manifest = json.loads((tmp_path / "flat" / "index" / MANIFEST).read_text())
     graph_manifest = json.loads((tmp_path / "graph" / "index" / MANIFEST).read_text())
     assert flat_manifest["dense"]["kind"] == "flat"
@@ -150,14 +151,14 @@ def test_reopening_maps_the_files_instead_of_rebuilding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_corpus(tmp_path)
-    built, _ = _engine(tmp_path)
+    built, _ = hashed_engine(tmp_path)
 
     def rebuilt(*args: object, **kwargs: object) -> None:
         raise AssertionError("an unchanged index was rebuilt")
 
     monkeypatch.setattr(store, "analyse_keywords", rebuilt)
     monkeypatch.setattr(store, "build_vectors", rebuilt)
-    engine, encoder = _engine(tmp_path)
+    engine, encoder = hashed_engine(tmp_path)
     assert encoder.embedded == 0
     index = stored_index(engine)
     assert mapped_from_disk(index.keywords.indices)
@@ -177,7 +178,7 @@ def built_item_sentences(engine: Engine) -> list[object]:
 
 def test_an_index_of_format_1_is_upgraded_without_embedding_again(tmp_path: Path) -> None:
     make_corpus(tmp_path)
-    current, _ = _engine(tmp_path, index_dir=tmp_path / "reference")
+    current, _ = hashed_engine(tmp_path, index_dir=tmp_path / "reference")
     folder = tmp_path / "index"
     folder.mkdir()
     records = []
@@ -216,7 +217,7 @@ def test_an_index_of_format_1_is_upgraded_without_embedding_again(tmp_path: Path
         },
     }
     (folder / MANIFEST).write_text(json.dumps(manifest))
-    upgraded, encoder = _engine(tmp_path)
+    upgraded, encoder = hashed_engine(tmp_path)
     assert encoder.embedded == 0 and upgraded.last_sync.wrote
     assert json.loads((folder / MANIFEST).read_text())["format"] == FORMAT_VERSION
     assert not (folder / "documents.old.json").exists()
@@ -228,7 +229,7 @@ def test_summarising_a_large_corpus_reads_a_bounded_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _random_corpus(tmp_path, 40)
-    engine, _ = _engine(tmp_path)
+    engine, _ = hashed_engine(tmp_path)
     monkeypatch.setattr("index.answering.summaries.MAX_SUMMARY_ROWS", 50)
     read: list[int] = []
     # Summaries read vectors from the store's view of the served generation.
@@ -248,7 +249,7 @@ def test_a_start_reads_only_the_files_that_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus = make_corpus(tmp_path)
-    _engine(tmp_path)
+    hashed_engine(tmp_path)
     import index.corpus.documents as documents
 
     real_read = documents.read_document
@@ -259,10 +260,10 @@ def test_a_start_reads_only_the_files_that_changed(
         return real_read(path, doc_id, source)
 
     monkeypatch.setattr(documents, "read_document", reading)
-    unchanged, _ = _engine(tmp_path)
+    unchanged, _ = hashed_engine(tmp_path)
     assert read == [] and len(unchanged.sources()) == 3
     (corpus / "other.txt").write_text("Bananas are yellow. Cherries are dark red.\n")
-    changed, _ = _engine(tmp_path)
+    changed, _ = hashed_engine(tmp_path)
     assert read == ["other.txt"] and changed.last_sync.embedded == ["other"]
     answer = changed.ask("Which fruit is dark red?")
     assert any("Cherries" in quote.text for quote in answer.quotes)
