@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import sys
 import threading
@@ -44,6 +45,18 @@ def _extension_modules_kept() -> Iterator[None]:
     yield
     for name, module in kept.items():
         sys.modules.setdefault(name, module)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_put_back() -> Iterator[None]:
+    """Put the root logger's handlers and level back after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    # A command run in-process (bot.cli.main) points a handler at the test's captured
+    # stderr; left behind, every later test's log line meets a closed stream.
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
