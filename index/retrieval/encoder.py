@@ -128,21 +128,33 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-def precise_model_id(name: str, precision: str) -> str:
-    """Return the id stored with an index: the model, and its precision unless float32."""
-    # Vectors of two precisions differ slightly, so a change of precision is a change of
-    # model to both stores (they re-embed); float32 keeps the id every older index has.
-    return name if precision == "float32" else f"{name}@{precision}"
+def precise_model_id(name: str, precision: str, units: str = "windows") -> str:
+    """Return the id stored with an index: the model, its precision unless float32, its units."""
+    # Vectors of two precisions (or made from two kinds of unit) differ, so a change is a
+    # change of model to both stores (they re-embed); the defaults keep older indexes' ids.
+    named = name if precision == "float32" else f"{name}@{precision}"
+    return named if units == "windows" else f"{named}+{units}"
+
+
+def composes_windows(encoder: Encoder) -> bool:
+    """Say whether an encoder's window vectors are the mean of their sentences' vectors."""
+    return getattr(encoder, "units", "windows") == "sentences"
 
 
 class SentenceEncoder:
     """A sentence-transformers model on the CPU, loaded offline when local, on first use."""
 
     def __init__(
-        self, name: str = PACKAGED_MODEL, *, batch_size: int = 64, precision: str = "float32"
+        self,
+        name: str = PACKAGED_MODEL,
+        *,
+        batch_size: int = 64,
+        precision: str = "float32",
+        units: str = "windows",
     ) -> None:
         self.name = name
         self.batch_size = batch_size
+        self.units = units
         # "auto" is settled now: the index's model id, read before any model loads, names it.
         self.precision = resolve_precision(precision)
         if looks_like_a_path(name) and not Path(name).expanduser().exists():
@@ -214,7 +226,7 @@ class SentenceEncoder:
 
     @property
     def model_id(self) -> str:
-        return precise_model_id(self.name, self.precision)
+        return precise_model_id(self.name, self.precision, self.units)
 
     @property
     def dimension(self) -> int:

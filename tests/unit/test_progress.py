@@ -164,18 +164,19 @@ def test_the_scan_names_documents_as_document_id_does(source: str) -> None:
 def test_vectors_stream_in_row_order_with_texts_made_a_slice_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from index.retrieval.units import Units
     from index.storage.local import building
     from index.text.windows import unit_texts, window_spans
 
     monkeypatch.setattr(building, "EMBED_SLICE", 4)
     made: list[int] = []
-    real_texts = building.VectorSource.texts
+    real_units = building.VectorSource.units
 
-    def texts(self: building.VectorSource, start: int, stop: int) -> list[str]:
+    def units(self: building.VectorSource, start: int, stop: int) -> Units:
         made.append(len(self.windows[start:stop]))
-        return real_texts(self, start, stop)
+        return real_units(self, start, stop)
 
-    monkeypatch.setattr(building.VectorSource, "texts", texts)
+    monkeypatch.setattr(building.VectorSource, "units", units)
     bodies = ["One. Two. Three. Four. Five. Six. Seven.", "Eight. Nine.", "Ten. Eleven. Twelve."]
     sources, expected = [], []
     stored = HashingEncoder().encode(["kept row"])

@@ -8,11 +8,12 @@ from typing import Any
 
 from index.corpus.documents import Document
 from index.retrieval.encoder import Encoder, Vectors, embed_in_steps
+from index.retrieval.units import Units, compose, shifted, window_units
 from index.storage.local.bm25 import KeywordBuilder, KeywordIndex, TermWeights
 from index.storage.local.dense import DenseBuilder, DenseKind
 from index.text.analyser import window_terms
 from index.text.progress import Progress
-from index.text.windows import ChunkerParams, Sentence, unit_texts
+from index.text.windows import ChunkerParams, Sentence, window_bounds
 
 # Texts embedded per call. sentence-transformers sorts each call's texts by length before
 # batching, so larger calls pad less; 2048 windows of 384 floats are only 3 MB.
@@ -58,20 +59,34 @@ class VectorSource:
         document: Document | None = None,
         windows: Sequence[tuple[int, int]] = (),
         params: ChunkerParams | None = None,
+        sentences: Sequence[Sentence] = (),
     ) -> None:
         self.stored = stored
         self.document, self.windows, self.params = document, windows, params
+        # Given only when each sentence is embedded once and windows average them.
+        self.sentences = sentences
+        self._bounds: list[tuple[int, int]] | None = None
 
     @property
     def count(self) -> int:
         """Return how many windows this source embeds (0 for stored rows)."""
         return len(self.windows) if self.document is not None else 0
 
-    def texts(self, start: int, stop: int) -> list[str]:
-        """Return the texts of windows start:stop, made only when they are embedded."""
+    def units(self, start: int, stop: int) -> Units:
+        """Return what to embed for windows start:stop, made only when they are embedded."""
         # Made a slice at a time: a 30 MB document's 236k texts never exist all at once.
         assert self.document is not None and self.params is not None
-        return unit_texts(self.document, self.windows[start:stop], self.params)
+        if self.sentences and self._bounds is None:
+            self._bounds = window_bounds(self.sentences, self.params.window)
+        return window_units(
+            self.document,
+            self.windows,
+            start,
+            stop,
+            self.params,
+            sentences=self.sentences,
+            sentence_bounds=self._bounds or (),
+        )
 
 
 def stream_vectors(
@@ -82,14 +97,14 @@ def stream_vectors(
     """Yield vectors in row order, embedding new texts in slices and copying stored ones."""
     total = sum(source.count for source in sources)
     progress = Progress("Embedding", total, "sentence windows", level=level)
-    pending: list[str] = []
+    texts: list[str] = []
+    bounds: list[tuple[int, int]] = []
 
-    def embed(whole_slices_only: bool = False) -> Iterator[Vectors]:
-        # A remainder short of a slice may wait for the next document's texts.
-        end = len(pending) - len(pending) % EMBED_SLICE if whole_slices_only else len(pending)
-        for start in range(0, end, EMBED_SLICE):
-            yield embed_in_steps(encoder, pending[start : start + EMBED_SLICE], progress)
-        del pending[:end]
+    def embed() -> Iterator[Vectors]:
+        if bounds:
+            yield compose(embed_in_steps(encoder, texts, progress), bounds)
+        texts.clear()
+        bounds.clear()
 
     for source in sources:
         if source.document is None:
@@ -98,9 +113,12 @@ def stream_vectors(
                 yield source.stored()
             continue
         for start in range(0, source.count, EMBED_SLICE):
-            pending.extend(source.texts(start, start + EMBED_SLICE))
-            if len(pending) >= EMBED_SLICE:
-                yield from embed(whole_slices_only=True)
+            units = source.units(start, start + EMBED_SLICE)
+            bounds.extend(shifted(units.bounds, len(texts)))
+            texts.extend(units.texts)
+            # Windows of several small documents share a call: fewer, fuller batches.
+            if len(texts) >= EMBED_SLICE:
+                yield from embed()
     yield from embed()
     if total:
         progress.finish()

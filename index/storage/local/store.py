@@ -12,7 +12,7 @@ import numpy as np
 
 from index.corpus.documents import Document
 from index.errors import IndexProblem, IndexWriteError, LockError
-from index.retrieval.encoder import Encoder, Vectors
+from index.retrieval.encoder import Encoder, Vectors, composes_windows
 from index.storage.base import IndexedDocument, Store, StoreView, SyncReport
 from index.storage.local.building import VectorSource, analyse_keywords, build_vectors
 from index.storage.local.dense import HNSW_MIN_ROWS
@@ -274,7 +274,14 @@ def _plan_rows(
         sentences = next(split)
         windows = window_spans(sentences, params.window)
         items.append(IndexedDocument(document, sentences, windows))
-        sources.append(VectorSource(document=document, windows=windows, params=params))
+        sources.append(
+            VectorSource(
+                document=document,
+                windows=windows,
+                params=params,
+                sentences=sentences if composes_windows(encoder) else (),
+            )
+        )
         report.embedded.append(document.doc_id)
     if plan.embed:
         splitting.finish()

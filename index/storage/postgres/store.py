@@ -17,7 +17,8 @@ from psycopg_pool import ConnectionPool
 from index.corpus.documents import Document
 from index.errors import IndexWriteError
 from index.results import SourceInfo
-from index.retrieval.encoder import Encoder, Vectors, embed_in_steps
+from index.retrieval.encoder import Encoder, Vectors, composes_windows, embed_in_steps
+from index.retrieval.units import compose, window_units
 from index.storage.base import IndexedDocument, Store, StoreView, SyncReport
 from index.storage.plan import SyncPlan, plan_sync
 from index.storage.postgres.schema import hnsw_index
@@ -26,7 +27,13 @@ from index.storage.postgres.view import Part, PostgresView, TenantRow
 from index.text.analyser import window_terms
 from index.text.progress import Progress
 from index.text.splitting import characters, split_documents
-from index.text.windows import DEFAULT_PARAMS, ChunkerParams, Sentence, unit_texts, window_spans
+from index.text.windows import (
+    DEFAULT_PARAMS,
+    ChunkerParams,
+    Sentence,
+    window_bounds,
+    window_spans,
+)
 
 log = logging.getLogger(__name__)
 # Texts embedded per call, as the local store does (larger calls pad less).
@@ -291,13 +298,22 @@ class PostgresStore(Store):
         total = sum(len(sentences) for sentences in split)
         embedding = Progress("Embedding", total, "sentence windows", level=level)
         prepared = []
+        composed = composes_windows(encoder)
         for document, sentences in zip(documents, split, strict=True):
             windows = window_spans(sentences, self.params.window)
-            texts = unit_texts(document, windows, self.params)
-            parts = [
-                embed_in_steps(encoder, texts[i : i + EMBED_SLICE], embedding)
-                for i in range(0, len(texts), EMBED_SLICE)
-            ]
+            bounds = window_bounds(sentences, self.params.window) if composed else ()
+            parts = []
+            for start in range(0, len(windows), EMBED_SLICE):
+                texts, chosen = window_units(
+                    document,
+                    windows,
+                    start,
+                    start + EMBED_SLICE,
+                    self.params,
+                    sentences=sentences,
+                    sentence_bounds=bounds,
+                )
+                parts.append(compose(embed_in_steps(encoder, texts, embedding), chosen))
             vectors = (
                 np.vstack(parts).astype(np.float32)
                 if parts
