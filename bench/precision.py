@@ -101,9 +101,7 @@ def main() -> None:
             f"{result['figures'][m]['R@1']:.3f} / {result['figures'][m]['R@5']:.3f}"
             for m in COMPARED
         ]
-        print(
-            f"| {way} | {rate:.1f} ({result['seconds']:.0f} s) | " + " | ".join(cells) + " |"
-        )
+        print(f"| {way} | {rate:.1f} ({result['seconds']:.0f} s) | " + " | ".join(cells) + " |")
     worst = max(
         abs(first["figures"][m][k] - second["figures"][m][k])
         for m in COMPARED
