@@ -42,6 +42,14 @@ def best_candidate(answer: Answer) -> Quote | None:
     return max(judged, key=lambda q: q.verifier or 0.0, default=None)
 
 
+def replied(best: Quote | None) -> dict[str, Any]:
+    """Return what a case file keeps of the reply: the quote and its answering sentence."""
+    if best is None:
+        return {"quote": "", "sentence": ""}
+    sentence = best.text[best.highlight.start - best.start : best.highlight.end - best.start]
+    return {"quote": best.text, "sentence": sentence}
+
+
 def judged_case(engine: Engine, question: str, expected: list[str] | None) -> dict[str, Any]:
     """Ask one question; return its best probability and whether that reply would be right."""
     answer = engine.ask(question)
@@ -51,7 +59,8 @@ def judged_case(engine: Engine, question: str, expected: list[str] | None) -> di
     if best is not None and expected:
         text = best.text.casefold()
         right = any(e.casefold() in text for e in expected)
-    return {"question": question, "p": probability, "right": right, "answerable": bool(expected)}
+    verdict = {"question": question, "p": probability, "right": right}
+    return {**verdict, "answerable": bool(expected), **replied(best)}
 
 
 def squad_cases(engine: Engine, sample: int) -> list[dict[str, Any]]:
@@ -79,7 +88,7 @@ def seed_cases(engine: Engine) -> list[dict[str, Any]]:
                 probability = float(best.verifier or 0.0) if best is not None else 0.0
                 right = best is not None and all(e in best.text for e in expected)
                 row = {"question": case["question"], "p": probability, "right": right}
-                judged.append({**row, "answerable": True, "set": name})
+                judged.append({**row, "answerable": True, "set": name, **replied(best)})
             else:
                 judged.append({**judged_case(engine, case["question"], None), "set": name})
     return judged

@@ -76,6 +76,10 @@ class TimedEncoder:
     def dimension(self) -> int:
         return self.inner.dimension
 
+    @property
+    def units(self) -> str:
+        return self.inner.units
+
     def encode(self, texts: list[str], *, show_progress: bool = False) -> Any:
         started = time.perf_counter()
         vectors = self.inner.encode(texts)

@@ -19,6 +19,9 @@ from index.text.progress import Progress
 Vectors = NDArray[np.float32]
 # A resolver that has not answered by then will not: the hub is out of reach.
 HUB_LOOKUP_SECONDS = 3.0
+# Texts embedded as one slice, sorted by length together: sentence-transformers sorts each
+# call's texts before batching, so larger slices pad less; 2048 windows of 384 floats are 3 MB.
+EMBED_SLICE = 2048
 # Texts per call to the encoder within a slice: progress is counted after each.
 EMBED_STEP = 256
 
@@ -31,6 +34,11 @@ class Encoder(Protocol):
 
     @property
     def dimension(self) -> int: ...
+
+    # "windows" embeds each window's text; "sentences" embeds each sentence once, and a
+    # window's vector is the mean of its sentences' (index/retrieval/units.py).
+    @property
+    def units(self) -> str: ...
 
     def encode(self, texts: list[str], *, show_progress: bool = False) -> Vectors: ...
 
@@ -138,7 +146,7 @@ def precise_model_id(name: str, precision: str, units: str = "windows") -> str:
 
 def composes_windows(encoder: Encoder) -> bool:
     """Say whether an encoder's window vectors are the mean of their sentences' vectors."""
-    return getattr(encoder, "units", "windows") == "sentences"
+    return encoder.units == "sentences"
 
 
 class SentenceEncoder:

@@ -14,7 +14,8 @@ import pytest_asyncio
 
 from index import Engine
 from tests.conftest import FAKE_TOKEN
-from tests.e2e.test_discord_e2e import NO_PINGS, new_user, reply_to, text_of
+from tests.e2e.test_channel_source_e2e import new_channel
+from tests.e2e.test_discord_e2e import NO_PINGS, new_user, option, reply_to, text_of
 from tests.e2e.test_discord_faults import started_fake
 from tests.support.fake_discord import (
     ADMIN_PERMISSIONS,
@@ -98,14 +99,22 @@ def no_errors_logged(caplog: pytest.LogCaptureFixture):
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-async def autoanswer(fake: FakeDiscord, sub: str, *, admin: bool = True) -> dict[str, Any]:
-    """Run /autoanswer <sub> in the test channel."""
+async def autoanswer(
+    fake: FakeDiscord, sub: str, *, admin: bool = True, channel: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run /autoanswer <sub> in the test channel, naming `channel` if given."""
+    permissions = ADMIN_PERMISSIONS if admin else "2248473465835073"
+    options, resolved = [], None
+    if channel is not None:
+        options = [option("channel", channel["id"], 7)]
+        resolved = {"channels": {channel["id"]: fake.resolved_channel(channel, permissions)}}
     payload = fake.interaction(
         "autoanswer",
-        [{"name": sub, "type": 1, "options": []}],
+        [{"name": sub, "type": 1, "options": options}],
         user=new_user(),
         guild_id=GUILD_ID,
-        permissions=ADMIN_PERMISSIONS if admin else "2248473465835073",
+        permissions=permissions,
+        resolved=resolved,
     )
     await fake.dispatch("INTERACTION_CREATE", payload)
     return payload
@@ -127,14 +136,16 @@ async def private_reply(fake: FakeDiscord, payload: dict[str, Any]) -> str:
     return str(body["content"])
 
 
-async def turn_on(auto: SimpleNamespace) -> None:
-    """Turn auto-answer on in the test channel and wait for the sessions that read messages."""
+async def turn_on(auto: SimpleNamespace, channel: dict[str, Any] | None = None) -> str:
+    """Turn auto-answer on (in the test channel, or `channel`); wait for the new sessions."""
     identifies = auto.fake.gateway_log.count("IDENTIFY")
-    said = await private_reply(auto.fake, await autoanswer(auto.fake, "on"))
-    assert f"Auto-answer is on in <#{CHANNEL_ID}>" in said and "90%" in said
+    said = await private_reply(auto.fake, await autoanswer(auto.fake, "on", channel=channel))
+    where = channel["id"] if channel is not None else CHANNEL_ID
+    assert f"Auto-answer is on in <#{where}>" in said and "90%" in said
     await auto.fake.wait_for_gateway("IDENTIFY", identifies + 1)
     await asyncio.wait_for(auto.bot.wait_until_ready(), WAIT_SECONDS)
     await auto.fake.settle()
+    return said
 
 
 async def post(auto: SimpleNamespace, content: str, **extra: Any) -> dict[str, Any]:
@@ -261,3 +272,35 @@ async def test_without_the_intent_on_explains_what_to_tick(auto: SimpleNamespace
     assert "Message Content Intent" in said and "Developer Portal" in said
     assert fake.gateway_log.count("IDENTIFY") == 1  # no session that Discord would refuse
     assert auto.bot.states.tenants("autoanswer") == []  # and nothing turned on
+
+
+async def test_in_a_forum_each_new_post_is_answered_in_its_thread_and_replies_are_not(
+    auto: SimpleNamespace,
+) -> None:
+    fake = auto.fake
+    forum = fake.forum(fake.snowflake())
+    await new_channel(auto, forum)
+    said = await turn_on(auto, forum)
+    assert "each new post" in said
+
+    thread = fake.forum_post(forum["id"], "NATO's chairman")
+    created = asyncio.ensure_future(
+        auto.bot.wait_for("thread_create", check=lambda t: t.id == int(thread["id"]))
+    )
+    await fake.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+    await asyncio.wait_for(created, WAIT_SECONDS)
+    # A post's first message has the thread's id and is posted inside the thread.
+    opening = fake.message(
+        CLEAR, mentions_bot=False, channel_id=thread["id"], extra={"id": thread["id"]}
+    )
+    await fake.dispatch("MESSAGE_CREATE", opening)
+    assert await auto.decisions.of(opening) == ["replied"]
+    [reply] = replies_to(fake, opening)
+    assert reply.path == f"/channels/{thread['id']}/messages"  # in the post, not the forum
+    assert "the chairman of NATO" in text_of(reply.body)
+
+    # A later message in the post continues a conversation: the bot does not join in unasked.
+    later = fake.message(CLEAR, mentions_bot=False, channel_id=thread["id"])
+    await fake.dispatch("MESSAGE_CREATE", later)
+    assert await auto.decisions.of(later) == ["not an auto-answer channel"]
+    assert replies_to(fake, later) == []

@@ -301,6 +301,7 @@ class GatedEncoder:
         self.inner = inner
         self.gate = threading.Event()
         self.model_id, self.dimension = inner.model_id, inner.dimension
+        self.units = inner.units
 
     def encode(self, texts: list[str], *, show_progress: bool = False) -> Vectors:
         assert self.gate.wait(60)

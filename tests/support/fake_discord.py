@@ -124,6 +124,9 @@ class FakeDiscord:
         self.cdn: dict[str, tuple[bytes, str]] = {}
         self.redirects: dict[str, str] = {}
         self.threads: dict[str, dict[str, Any]] = {}
+        # Channels and threads created during a test, by server: a later GUILD_CREATE (after a
+        # new IDENTIFY) lists them, as Discord's does.
+        self.created: dict[str, dict[str, dict[str, Any]]] = {}
         self._shard_of: dict[int, tuple[int, int]] = {}
         self._sessions: dict[str, tuple[int, int]] = {}
         # As Discord does, each session keeps what it was sent, and a RESUME replays what
@@ -301,12 +304,23 @@ class FakeDiscord:
         """
         if check:
             self.event_errors.extend(self.event_problems(event, data))
+        self._remember(event, data)
         for socket in self._sockets:
             if not socket.closed and self._routes_to(self._shard_of_socket(socket), data, shard):
                 await self._send(socket, event, data)
         for session, owner in self._sessions.items():
             if self._session_socket[session].closed and self._routes_to(owner, data, shard):
                 self._hold(session, event, data)
+
+    def _remember(self, event: str, data: dict[str, Any]) -> None:
+        """Keep the channels and threads an event creates or deletes for later GUILD_CREATEs."""
+        if not isinstance(data, dict) or "guild_id" not in data:
+            return
+        kept = self.created.setdefault(str(data["guild_id"]), {})
+        if event in ("CHANNEL_CREATE", "CHANNEL_UPDATE", "THREAD_CREATE", "THREAD_UPDATE"):
+            kept[str(data["id"])] = {k: v for k, v in data.items() if k != "newly_created"}
+        elif event in ("CHANNEL_DELETE", "THREAD_DELETE"):
+            kept.pop(str(data.get("id")), None)
 
     def _shard_of_socket(self, socket: web.WebSocketResponse) -> tuple[int, int]:
         return self._shard_of.get(id(socket), (0, 1))
@@ -384,6 +398,7 @@ class FakeDiscord:
             if guild_id == GUILD_ID
             else []
         )
+        later = list(self.created.get(guild_id, {}).values())
         member = {
             "user": BOT_USER,
             "roles": [],
@@ -401,8 +416,8 @@ class FakeDiscord:
             "emojis": [],
             "stickers": [],
             "features": [],
-            "channels": [channel],
-            "threads": threads,
+            "channels": [channel, *(c for c in later if c["type"] not in (10, 11, 12))],
+            "threads": threads + [c for c in later if c["type"] in (10, 11, 12)],
             "members": [member],
             "member_count": 2,
             "presences": [],
@@ -445,13 +460,29 @@ class FakeDiscord:
             "nsfw": False,
         }
 
-    def _thread(self, thread_id: str, name: str, kind: int = 11) -> dict[str, Any]:
-        """A public (type 11) or private (type 12) thread in the test server's channel."""
+    def forum(self, channel_id: str, *, name: str = "help") -> dict[str, Any]:
+        """A forum channel (type 15) in the test server, as CHANNEL_CREATE carries it."""
+        forum = {**self.channel(channel_id, name=name), "type": 15}
+        return {
+            **forum,
+            "available_tags": [],
+            "default_sort_order": None,
+            "default_forum_layout": 0,
+        }
+
+    def forum_post(self, forum_id: str, title: str) -> dict[str, Any]:
+        """A new post in a forum: a public thread whose first message will have its id."""
+        return {**self._thread(self.snowflake(), title, parent_id=forum_id), "owner_id": USER_ID}
+
+    def _thread(
+        self, thread_id: str, name: str, kind: int = 11, *, parent_id: str = CHANNEL_ID
+    ) -> dict[str, Any]:
+        """A public (type 11) or private (type 12) thread in one of the test server's channels."""
         return {
             "id": thread_id,
             "type": kind,
             "guild_id": GUILD_ID,
-            "parent_id": CHANNEL_ID,
+            "parent_id": parent_id,
             "owner_id": APP_ID,
             "name": name,
             "last_message_id": None,

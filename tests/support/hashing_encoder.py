@@ -13,6 +13,8 @@ from index.retrieval.encoder import Vectors
 class HashingEncoder:
     """Bag of hashed words, unit length; counts what it is asked to embed."""
 
+    units = "windows"
+
     def __init__(self, dimension: int = 64, model_id: str = "test-hashing") -> None:
         self._dimension = dimension
         self._model_id = model_id

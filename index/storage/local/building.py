@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from index.corpus.documents import Document
-from index.retrieval.encoder import Encoder, Vectors, embed_in_steps
+from index.retrieval.encoder import EMBED_SLICE, Encoder, Vectors, embed_in_steps
 from index.retrieval.units import Units, compose, shifted, window_units
 from index.storage.local.bm25 import KeywordBuilder, KeywordIndex, TermWeights
 from index.storage.local.dense import DenseBuilder, DenseKind
@@ -15,9 +15,6 @@ from index.text.analyser import window_terms
 from index.text.progress import Progress
 from index.text.windows import ChunkerParams, Sentence, window_bounds
 
-# Texts embedded per call. sentence-transformers sorts each call's texts by length before
-# batching, so larger calls pad less; 2048 windows of 384 floats are only 3 MB.
-EMBED_SLICE = 2048
 # Windows analysed for BM25 per batch: bounds the memory of term lists while indexing.
 KEYWORD_SLICE = 4096
 

@@ -17,7 +17,13 @@ from psycopg_pool import ConnectionPool
 from index.corpus.documents import Document
 from index.errors import IndexWriteError
 from index.results import SourceInfo
-from index.retrieval.encoder import Encoder, Vectors, composes_windows, embed_in_steps
+from index.retrieval.encoder import (
+    EMBED_SLICE,
+    Encoder,
+    Vectors,
+    composes_windows,
+    embed_in_steps,
+)
 from index.retrieval.units import compose, window_units
 from index.storage.base import IndexedDocument, Store, StoreView, SyncReport
 from index.storage.plan import SyncPlan, plan_sync
@@ -36,8 +42,6 @@ from index.text.windows import (
 )
 
 log = logging.getLogger(__name__)
-# Texts embedded per call, as the local store does (larger calls pad less).
-EMBED_SLICE = 2048
 
 
 class Prepared:
