@@ -130,6 +130,21 @@ def operating_point(
     return point
 
 
+def wrong_replies(cases: list[dict[str, Any]], threshold: float) -> str:
+    """Say, at one threshold, what the wrong replies were and how often answerable ones held."""
+    answered = [c for c in cases if c["p"] >= threshold]
+    wrong = [c for c in answered if not c["right"]]
+    unanswerable = sum(not c["answerable"] for c in wrong)
+    held = [c for c in answered if c["answerable"]]
+    right = sum(c["right"] for c in held)
+    return (
+        f"At {threshold:.2f}: {len(wrong)} of {len(answered)} replies were wrong, "
+        f"{unanswerable} of them to questions that should have been abstained on; to the "
+        f"answerable questions, the quote held the answer {right} times in {len(held)} "
+        f"({right / max(1, len(held)):.0%})."
+    )
+
+
 def markdown(
     point: dict[str, float] | None,
     rows: list[dict[str, float]],
@@ -137,6 +152,7 @@ def markdown(
     base: float,
     target: float,
     seconds: float,
+    shown: float,
 ) -> list[str]:
     """Format the operating point and a few rows of the curve."""
     sets: dict[str, int] = {}
@@ -150,6 +166,7 @@ def markdown(
     ]
     if point is None:
         lines.append(f"No threshold with enough replies reaches {target:.0%} precision.")
+        lines += ["", wrong_replies(cases, shown)]
     else:
         lines.append(
             f"**threshold {point['threshold']:.2f}**: precision **{point['precision']:.1%}** "
@@ -176,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-replies", type=int, default=20, help="fewest replies a point needs")
     parser.add_argument("--write", type=Path, help="put the result into this Markdown file")
     parser.add_argument("--cases", type=Path, help="also save every question's p and verdict")
+    parser.add_argument(
+        "--shown", type=float, default=0.9, help="threshold whose wrong replies are described"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     encoder = SentenceEncoder()
@@ -198,7 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.cases:
         args.cases.write_text(json.dumps(cases, ensure_ascii=False, indent=1), encoding="utf-8")
     lines = markdown(
-        point, rows, cases, article.verifier.threshold, args.target, time.perf_counter() - started
+        point,
+        rows,
+        cases,
+        article.verifier.threshold,
+        args.target,
+        time.perf_counter() - started,
+        args.shown,
     )
     print("\n".join(lines))
     if args.write:

@@ -142,8 +142,8 @@ class ChannelAdder:
         ]
         if found.capped:
             lines.append(
-                f"I read only the first {cap:,} messages (`VERBATIM_CHANNEL_MAX_MESSAGES`); "
-                "a later `since` starts nearer today."
+                f"I kept only the newest {cap:,} messages (`VERBATIM_CHANNEL_MAX_MESSAGES`); "
+                "older ones are not quoted."
             )
         if found.blank:
             lines.append(INTENT_HELP.format(blank=found.blank))

@@ -123,25 +123,30 @@ async def backfill(
     own_id: int,
     tell: Callable[[str], Awaitable[None]],
 ) -> Backfill:
-    """Read a channel's messages oldest first from `since`, up to `limit`, telling the count."""
-    # discord.py pages the history 100 at a time and waits out 429s itself.
+    """Read a channel's newest `limit` messages from `since`, oldest first, telling the count."""
+    # The newest are kept, as the live feed keeps them: reading from the oldest would leave a
+    # hole between the cap and the messages the feed adds later. discord.py pages the history
+    # 100 at a time, newest first, stops at `since`, and waits out 429s itself.
     sources = await _threads(channel) if isinstance(channel, discord.ForumChannel) else [channel]
-    messages: list[ChannelMessage] = []
+    runs: list[list[ChannelMessage]] = []
     blank = read = 0
     told = time.monotonic()
-    for source in sources:
-        async for message in source.history(limit=limit - read, after=since, oldest_first=True):
+    for source in reversed(sources):  # a forum's newest posts first
+        run: list[ChannelMessage] = []
+        async for message in source.history(limit=limit - read, after=since, oldest_first=False):
             read += 1
             if message.author.id == own_id:
                 continue  # its own answers would be quoted back at the server
             if is_blank(message):
                 blank += 1
-            messages.append(plain_message(message))
+            run.append(plain_message(message))
             if time.monotonic() - told >= PROGRESS_EVERY:
                 told = time.monotonic()
                 await tell(f"Reading {channel.mention}: {read:,} messages so far…")
+        runs.append(run[::-1])
         if read >= limit:
             break
+    messages = [message for run in reversed(runs) for message in run]
     return Backfill(messages, blank, read >= limit)
 
 
