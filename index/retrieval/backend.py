@@ -35,6 +35,11 @@ class SearchBackend(Protocol):
         ...
 
     @property
+    def exact_top_scores(self) -> bool:
+        """Say whether a top list's scores are the very ones dense_at and keyword_at return."""
+        ...
+
+    @property
     def term_statistics(self) -> TermStatistics:
         """Return the term frequencies questions are weighed by."""
         ...

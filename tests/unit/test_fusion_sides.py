@@ -24,16 +24,22 @@ QUESTION = "Who did Litvinenko meet in London?"
 class RoundTrips:
     """A real store's view that says its requests are round trips and records their threads."""
 
-    def __init__(self, view: Any, concurrent: bool) -> None:
+    def __init__(self, view: Any, concurrent: bool, *, exact_top_scores: bool = False) -> None:
         self._view = view
         self._concurrent = concurrent
+        self._exact_top_scores = exact_top_scores
         self.threads: dict[str, set[str]] = {}
+        self.asked: dict[str, list[int]] = {}
         # Each pair of sides meets here: asked one after the other, the first would wait alone.
         self._meeting = threading.Barrier(2, timeout=60) if concurrent else None
 
     @property
     def concurrent(self) -> bool:
         return self._concurrent
+
+    @property
+    def exact_top_scores(self) -> bool:
+        return self._exact_top_scores
 
     @property
     def size(self) -> int:
@@ -61,10 +67,12 @@ class RoundTrips:
 
     def dense_at(self, query: NDArray[np.float32], rows: Rows) -> Scores:
         self._met("dense_at")
+        self.asked.setdefault("dense_at", []).extend(np.asarray(rows).tolist())
         return self._view.dense_at(query, rows)  # type: ignore[no-any-return]
 
     def keyword_at(self, query_terms: Sequence[str], rows: Rows) -> Scores:
         self._met("keyword_at")
+        self.asked.setdefault("keyword_at", []).extend(np.asarray(rows).tolist())
         return self._view.keyword_at(query_terms, rows)  # type: ignore[no-any-return]
 
 
@@ -95,3 +103,23 @@ def test_a_local_store_is_asked_in_turn_on_the_asking_thread(tmp_path: Path) -> 
     assert set(store.threads) == {"dense_top", "keyword_top", "dense_at", "keyword_at"}
     assert all(threads == {asking} for threads in store.threads.values())
     assert engine.searcher.backend.concurrent is False
+
+
+def test_with_exact_top_scores_each_side_is_asked_only_for_the_other_sides_rows(
+    tmp_path: Path,
+) -> None:
+    engine, encoder = _engine(tmp_path)
+    expected = engine.searcher.search(QUESTION)
+    store = RoundTrips(engine.searcher.backend, concurrent=False, exact_top_scores=True)
+    query = HybridSearcher(store, encoder).search(QUESTION).query
+    dense_top = set(query.dense_ranked.rows.tolist())
+    keyword_top = set(query.keyword_ranked.rows.tolist())
+    assert dense_top - keyword_top, "some rows should be found by the dense side alone"
+    # Here the dense side found every keyword row too: it is not asked again at all.
+    assert set(store.asked.get("dense_at", [])) == keyword_top - dense_top
+    assert set(store.asked["keyword_at"]) == dense_top - keyword_top
+    # The same candidates, scored alike: a top list's scores are the exact ones.
+    hits = query.hits()
+    assert sorted(hits.rows.tolist()) == sorted(expected.rows.tolist())
+    by_row = dict(zip(expected.rows.tolist(), expected.fused.tolist(), strict=True))
+    assert np.allclose(hits.fused, [by_row[r] for r in hits.rows.tolist()], atol=1e-5)

@@ -70,6 +70,12 @@ class LocalView:
         # FAISS and bm25s run on this process's own cores: side by side they only contend.
         return False
 
+    @property
+    def exact_top_scores(self) -> bool:
+        # FAISS's search and the exact scoring by row sum in other orders (last-bit differences),
+        # and the union's exact scores are what the local figures were measured with.
+        return False
+
     def dense_top(self, query: NDArray[np.float32], k: int) -> Ranked:
         return dense_top(self.index.vectors, query, k)
 

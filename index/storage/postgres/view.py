@@ -206,6 +206,11 @@ class PostgresView:
         return True
 
     @property
+    def exact_top_scores(self) -> bool:
+        # The top lists score with the same SQL expressions as dense_at and keyword_at.
+        return True
+
+    @property
     def term_statistics(self) -> TermStatistics:
         return self._terms
 
