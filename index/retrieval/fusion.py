@@ -170,8 +170,8 @@ class Query:
         keyword_asked = [row for row in listed if row not in self._known_keyword]
         dense_found, keyword_found = side_by_side(
             self.backend,
-            lambda: self._dense_of(dense_asked),
-            lambda: self._keyword_of(keyword_asked),
+            lambda: _asked(lambda r: self.backend.dense_at(self.vector, r), dense_asked),
+            lambda: _asked(lambda r: self.backend.keyword_at(self.terms, r), keyword_asked),
         )
         dense = {**dict(zip(dense_asked, dense_found, strict=True)), **self._known_dense}
         keyword = {**dict(zip(keyword_asked, keyword_found, strict=True)), **self._known_keyword}
@@ -179,22 +179,6 @@ class Query:
             np.asarray([dense[row] for row in listed], dtype=np.float32),
             np.asarray([keyword[row] for row in listed], dtype=np.float32),
         )
-
-    def _dense_of(self, rows: list[int]) -> list[float]:
-        if not rows:
-            return []
-        scores: list[float] = self.backend.dense_at(
-            self.vector, np.asarray(rows, np.int64)
-        ).tolist()
-        return scores
-
-    def _keyword_of(self, rows: list[int]) -> list[float]:
-        if not rows:
-            return []
-        scores: list[float] = self.backend.keyword_at(
-            self.terms, np.asarray(rows, np.int64)
-        ).tolist()
-        return scores
 
     def prefetch(self, rows: Rows) -> None:
         """Score rows ahead in one ask of the store, for the calls that follow one by one."""
@@ -214,6 +198,14 @@ class Query:
         # Best first; ties keep row order, as a stable sort over all rows did.
         order = np.lexsort((rows, -fused))
         return Hits(rows[order], fused[order], dense[order], keyword[order], self)
+
+
+def _asked(score: Callable[[Rows], Scores], rows: list[int]) -> list[float]:
+    """Return a side's exact scores of rows, without a round trip when there are none."""
+    if not rows:
+        return []
+    scores: list[float] = score(np.asarray(rows, dtype=np.int64)).tolist()
+    return scores
 
 
 def _scores_of(ranked: Ranked) -> dict[int, float]:
