@@ -122,11 +122,9 @@ class Query:
         self._scored: dict[int, tuple[float, float]] = {}
         # Scores a side already gave in its top list: the exact step then asks each side only
         # for the rows the other side found (at 200k windows in Postgres, half the look-ups).
-        self._known_dense: dict[int, float] = {}
-        self._known_keyword: dict[int, float] = {}
-        if backend.exact_top_scores:
-            self._known_dense = _scores_of(self.dense_ranked)
-            self._known_keyword = _scores_of(self.keyword_ranked)
+        known = backend.exact_top_scores
+        self._known_dense = _scores_of(self.dense_ranked) if known else {}
+        self._known_keyword = _scores_of(self.keyword_ranked) if known else {}
 
     def _blend(self, dense: Scores, keyword: Scores) -> Scores:
         if self.mode == "dense":
@@ -159,26 +157,15 @@ class Query:
 
     def _ask_both(self, rows: Rows) -> tuple[Scores, Scores]:
         """Return the exact scores of rows on both sides, asking the store for those not known."""
-        if not self._known_dense and not self._known_keyword:
-            return side_by_side(
-                self.backend,
-                lambda: self.backend.dense_at(self.vector, rows),
-                lambda: self.backend.keyword_at(self.terms, rows),
-            )
-        listed = np.asarray(rows, dtype=np.int64).tolist()
-        dense_asked = [row for row in listed if row not in self._known_dense]
-        keyword_asked = [row for row in listed if row not in self._known_keyword]
-        dense_found, keyword_found = side_by_side(
+        wanted = np.asarray(rows, dtype=np.int64)
+        dense, dense_asked = _known_part(self._known_dense, wanted)
+        keyword, keyword_asked = _known_part(self._known_keyword, wanted)
+        dense[dense_asked], keyword[keyword_asked] = side_by_side(
             self.backend,
-            lambda: _asked(lambda r: self.backend.dense_at(self.vector, r), dense_asked),
-            lambda: _asked(lambda r: self.backend.keyword_at(self.terms, r), keyword_asked),
+            lambda: _asked(lambda r: self.backend.dense_at(self.vector, r), wanted[dense_asked]),
+            lambda: _asked(lambda r: self.backend.keyword_at(self.terms, r), wanted[keyword_asked]),
         )
-        dense = {**dict(zip(dense_asked, dense_found, strict=True)), **self._known_dense}
-        keyword = {**dict(zip(keyword_asked, keyword_found, strict=True)), **self._known_keyword}
-        return (
-            np.asarray([dense[row] for row in listed], dtype=np.float32),
-            np.asarray([keyword[row] for row in listed], dtype=np.float32),
-        )
+        return dense, keyword
 
     def prefetch(self, rows: Rows) -> None:
         """Score rows ahead in one ask of the store, for the calls that follow one by one."""
@@ -200,12 +187,17 @@ class Query:
         return Hits(rows[order], fused[order], dense[order], keyword[order], self)
 
 
-def _asked(score: Callable[[Rows], Scores], rows: list[int]) -> list[float]:
+def _asked(score: Callable[[Rows], Scores], rows: Rows) -> Scores:
     """Return a side's exact scores of rows, without a round trip when there are none."""
-    if not rows:
-        return []
-    scores: list[float] = score(np.asarray(rows, dtype=np.int64)).tolist()
-    return scores
+    return score(rows) if len(rows) else np.zeros(0, dtype=np.float32)
+
+
+def _known_part(known: dict[int, float], rows: Rows) -> tuple[Scores, NDArray[np.bool_]]:
+    """Return the scores known of rows (0 for the others) and which rows must still be asked."""
+    listed = np.asarray(rows).tolist()
+    scores = np.fromiter((known.get(row, 0.0) for row in listed), np.float32, len(listed))
+    missing = np.fromiter((row not in known for row in listed), np.bool_, len(listed))
+    return scores, missing
 
 
 def _scores_of(ranked: Ranked) -> dict[int, float]:

@@ -314,13 +314,14 @@ class FakeDiscord:
 
     def _remember(self, event: str, data: dict[str, Any]) -> None:
         """Keep the channels and threads an event creates or deletes for later GUILD_CREATEs."""
-        if not isinstance(data, dict) or "guild_id" not in data:
+        # A deliberately broken event (dispatched unchecked) may lack these: it is not kept.
+        if not isinstance(data, dict) or "guild_id" not in data or "id" not in data:
             return
         kept = self.created.setdefault(str(data["guild_id"]), {})
         if event in ("CHANNEL_CREATE", "CHANNEL_UPDATE", "THREAD_CREATE", "THREAD_UPDATE"):
             kept[str(data["id"])] = {k: v for k, v in data.items() if k != "newly_created"}
         elif event in ("CHANNEL_DELETE", "THREAD_DELETE"):
-            kept.pop(str(data.get("id")), None)
+            kept.pop(str(data["id"]), None)
 
     def _shard_of_socket(self, socket: web.WebSocketResponse) -> tuple[int, int]:
         return self._shard_of.get(id(socket), (0, 1))
