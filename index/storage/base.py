@@ -126,6 +126,10 @@ class StoreView(SearchBackend, Protocol):
         """Return each row's sentence index within its document."""
         ...
 
+    def read_ahead(self, positions: Sequence[int]) -> None:
+        """Read the documents at these positions now, in one ask where each read is a trip."""
+        ...
+
 
 class TextCache(ABC):
     """Texts derived from documents (who spoke with whom), each under a document and its hash."""

@@ -18,7 +18,7 @@ from index.corpus.checksums import file_sha256
 from index.retrieval.fusion import DENSE_WEIGHT, standardise
 from index.storage.local.bm25 import KeywordBuilder, KeywordFiles, KeywordIndex
 from index.storage.local.files import FORMAT_VERSION, MANIFEST, load_index
-from index.storage.local.tables import SentenceColumns
+from index.storage.tables import SentenceColumns
 from index.text.analyser import terms
 from index.text.windows import DEFAULT_PARAMS, window_spans
 from tests.support.hashing_encoder import HashingEncoder

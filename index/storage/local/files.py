@@ -23,7 +23,7 @@ from index.storage.base import IndexedDocument
 from index.storage.local.bm25 import KeywordFiles, KeywordIndex, TermWeights
 from index.storage.local.building import analyse_keywords
 from index.storage.local.dense import DenseKind
-from index.storage.local.tables import COLUMNS, SentenceColumns, Table, WindowColumns, table_of
+from index.storage.tables import COLUMNS, SentenceColumns, Table, WindowColumns, table_of
 from index.text.windows import ChunkerParams, Sentence, window_spans
 
 FORMAT_VERSION = 2

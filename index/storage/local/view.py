@@ -65,6 +65,10 @@ class LocalView:
     def sentence_positions(self, rows: Rows) -> NDArray[np.int32]:
         return np.asarray(self._sentence_of_row[rows], dtype=np.int32)
 
+    def read_ahead(self, positions: Sequence[int]) -> None:
+        # The documents are in memory already.
+        return None
+
     @property
     def concurrent(self) -> bool:
         # FAISS and bm25s run on this process's own cores: side by side they only contend.

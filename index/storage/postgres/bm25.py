@@ -31,28 +31,36 @@ shape AS (
 # In float8 throughout: a numeric literal or ln() would make every posting's arithmetic
 # numeric, which took most of a question's time at 200k windows (docs/benchmarks.md).
 _SCORE = "sum(w.weight * p.tf / (p.tf + s.fixed + s.per_length * p.length)) AS score"
+# The top k of the rows in [start, stop) of each tenant: a view's rows may be cut into ranges
+# that are ranked at once and merged (index/storage/postgres/view.py).
 KEYWORD_TOP = f"""{_WEIGHED},
 parts AS (
-    SELECT * FROM unnest(%(tenants)s::text[], %(shifts)s::bigint[], %(ends)s::bigint[])
-        AS part(tenant, shift, stop)
+    SELECT * FROM unnest(
+        %(tenants)s::text[], %(shifts)s::bigint[], %(starts)s::bigint[], %(ends)s::bigint[]
+    ) AS part(tenant, shift, start, stop)
 )
 SELECT p.row_id + part.shift AS row_id, {_SCORE}
 FROM weighed AS w
 CROSS JOIN shape AS s
 CROSS JOIN parts AS part
 JOIN postings AS p ON p.tenant = part.tenant AND p.term = w.term
-WHERE p.row_id < part.stop
+WHERE p.row_id >= part.start AND p.row_id < part.stop
 GROUP BY 1 ORDER BY score DESC, 1 LIMIT %(k)s"""
-# The asked rows as (tenant, own id, shift) triples: each (term, row) is then one look-up in
-# the postings' primary key, not a scan of every posting of the term against an array.
-KEYWORD_AT = f"""{_WEIGHED},
-wanted AS (
-    SELECT * FROM unnest(%(row_tenants)s::text[], %(row_ids)s::bigint[], %(row_shifts)s::bigint[])
-        AS r(tenant, row_id, shift)
-)
-SELECT r.row_id + r.shift AS row_id, {_SCORE}
+# Each term's postings of the asked rows are read in one scan of the postings' key over the
+# array of their own ids. Over several tenants every tenant is searched for every id, and the
+# caller keeps the (tenant, id) pairs it asked for. OFFSET 0 keeps the per-term subquery apart:
+# flattened into one join with the asked rows, the planner expected few postings and hashed
+# every posting of a common term (54-78 ms at 200k windows), or fetched every posting of the
+# asked rows from the table; looked up, it is about 5 ms (docs/benchmarks.md).
+KEYWORD_AT = f"""{_WEIGHED}
+SELECT found.tenant, found.row_id, sum(found.part) AS score
 FROM weighed AS w
 CROSS JOIN shape AS s
-CROSS JOIN wanted AS r
-JOIN postings AS p ON p.tenant = r.tenant AND p.term = w.term AND p.row_id = r.row_id
-GROUP BY 1"""
+CROSS JOIN LATERAL (
+    SELECT p.tenant, p.row_id,
+           w.weight * p.tf / (p.tf + s.fixed + s.per_length * p.length) AS part
+    FROM postings AS p
+    WHERE p.tenant = ANY(%(tenants)s) AND p.term = w.term AND p.row_id = ANY(%(row_ids)s)
+    OFFSET 0
+) AS found
+GROUP BY 1, 2"""

@@ -18,9 +18,10 @@ from index.errors import ConfigError, DatabaseUnavailable
 from index.storage.postgres.schema import migrate
 
 log = logging.getLogger(__name__)
-# Two per engine thread at the default of two: a question asks its dense and keyword sides at
-# once (index/retrieval/fusion.py); a job and the polling of jobs take the rest.
-POOL_SIZE = 6
+# Three per engine thread at the default of two: a question asks its dense side and, in a large
+# view, its keyword side's two row ranges at once (index/retrieval/fusion.py,
+# index/storage/postgres/view.py); a job and the polling of jobs take the rest.
+POOL_SIZE = 8
 CONNECT_SECONDS = 10.0
 DEFAULT_WAIT_SECONDS = 60.0
 FIRST_DELAY, LONGEST_DELAY = 0.5, 10.0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, overload
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, NamedTuple, TypeVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,7 +20,7 @@ from index.retrieval.backend import TermStatistics
 from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
 from index.storage.base import IndexedDocument, RowPlace
 from index.storage.postgres.bm25 import KEYWORD_AT, KEYWORD_TOP
-from index.text.windows import Sentence
+from index.storage.tables import COLUMNS, SentenceColumns, WindowColumns
 
 # Below this many windows a tenant's dense search scans every row exactly: measured in
 # docs/scaling.md, an exact scan of a small tenant is as fast as HNSW and never misses.
@@ -27,6 +30,16 @@ EXACT_BELOW = 20_000
 EF_SEARCH = 100
 # Documents whose text and sentences a view keeps, most recently used.
 CACHED_DOCUMENTS = 64
+# From this many windows on, a view's BM25 top list is ranked in row ranges at once, each on a
+# connection of its own, and the ranges' top lists are merged. That is exact: a range's top k
+# holds every row of the whole top k that lies in it. A common term's postings make the server
+# group every row it occurs in; at 200k windows that took 80 ms for the slowest questions,
+# about half of it when the rows are cut in two (docs/benchmarks.md). Below this size the
+# hand-off costs about what it saves.
+KEYWORD_RANGES_FROM = 50_000
+KEYWORD_RANGES = 2
+_ranges = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword-range")
+T = TypeVar("T")
 
 
 class Part(NamedTuple):
@@ -123,6 +136,46 @@ class LazyDocuments(Sequence[IndexedDocument]):
         for position in range(len(self)):
             yield self[position]
 
+    def read_ahead(self, positions: Sequence[int]) -> None:
+        """Read the documents at these positions that are not kept, in a round trip a tenant."""
+        with self._lock:
+            missing = [p for p in dict.fromkeys(positions) if p not in self._cache]
+        if len(missing) < 2:
+            return  # one is read when first needed, as without reading ahead
+        wanted = [self._rows[p] for p in missing]
+        tenants: dict[str, list[str]] = {}
+        for row in wanted:
+            tenants.setdefault(row.tenant, []).append(row.listed.document)
+        records: list[tuple[Any, ...]] = []
+        spans: list[tuple[Any, ...]] = []
+        # Per tenant, so that each read is a scan of the documents' index over an array of ids.
+        with self._pool.connection() as connection:
+            for tenant, ids in tenants.items():
+                records += connection.execute(
+                    "SELECT tenant, doc_id, body, paragraphs, signature FROM documents "
+                    "WHERE tenant = %s AND doc_id = ANY(%s)",
+                    (tenant, ids),
+                ).fetchall()
+                spans += connection.execute(
+                    "SELECT tenant, doc_id, paragraph, sentence_start, sentence_end, "
+                    "window_start, window_end FROM windows "
+                    "WHERE tenant = %s AND doc_id = ANY(%s) ORDER BY doc_id, row_id",
+                    (tenant, ids),
+                ).fetchall()
+        by_document: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        for tenant, doc_id, *span in spans:
+            by_document.setdefault((tenant, doc_id), []).append(tuple(span))
+        found = {(tenant, doc_id): rest for tenant, doc_id, *rest in records}
+        with self._lock:
+            for position, row in zip(missing, wanted, strict=True):
+                key = (row.tenant, row.listed.document)
+                if key in found:  # one that left the store meanwhile is reported when read
+                    body, flat, signature = found[key]
+                    item = _indexed(row, body, flat, signature, by_document.get(key, []))
+                    self._cache[position] = item
+            while len(self._cache) > CACHED_DOCUMENTS:
+                self._cache.popitem(last=False)
+
     def _read(self, position: int) -> IndexedDocument:
         row = self._rows[position]
         with self._pool.connection() as connection:
@@ -139,21 +192,30 @@ class LazyDocuments(Sequence[IndexedDocument]):
         if record is None:
             raise LookupError(f"document {row.listed.document!r} left the store while being read")
         body, flat, signature = record
-        listed = row.listed
-        document = Document(
-            doc_id=listed.document,
-            title=listed.title,
-            text=body,
-            source=listed.source,
-            paragraphs=tuple(zip(flat[0::2], flat[1::2], strict=True)),
-            source_url=listed.source_url,
-            date=listed.date,
-            content_hash=row.content_hash,
-            signature=signature,
-        )
-        sentences = [Sentence(p, s, e) for p, s, e, _, _ in spans]
-        windows = [(a, b) for _, _, _, a, b in spans]
-        return IndexedDocument(document, sentences, windows, row.first_row)
+        return _indexed(row, body, flat, signature, spans)
+
+
+def _indexed(
+    row: TenantRow, body: str, flat: list[int], signature: Any, spans: Sequence[Sequence[Any]]
+) -> IndexedDocument:
+    """Build a document, its sentences and its windows from what the database holds of it."""
+    listed = row.listed
+    document = Document(
+        doc_id=listed.document,
+        title=listed.title,
+        text=body,
+        source=listed.source,
+        paragraphs=tuple(zip(flat[0::2], flat[1::2], strict=True)),
+        source_url=listed.source_url,
+        date=listed.date,
+        content_hash=row.content_hash,
+        signature=signature,
+    )
+    # Columns, not a tuple per sentence: at 200k windows every question reads about ten
+    # documents, and the objects they left made the collector's full passes (50-70 ms) land on
+    # one question in twenty (docs/benchmarks.md).
+    table = np.asarray(spans, dtype=np.int64).reshape(len(spans), COLUMNS)
+    return IndexedDocument(document, SentenceColumns(table), WindowColumns(table), row.first_row)
 
 
 class PostgresView:
@@ -187,6 +249,8 @@ class PostgresView:
         self._ends = self._firsts + np.asarray(
             [rows[p].row_count for p in self._by_first_row], np.int64
         )
+        cut = KEYWORD_RANGES if self._windows >= KEYWORD_RANGES_FROM else 1
+        self._keyword_ranges = row_ranges(parts, cut)
 
     @property
     def generation(self) -> int:
@@ -239,33 +303,32 @@ class PostgresView:
         item = self._documents[position]
         return RowPlace(position, item, row - self._rows[position].first_row)
 
-    def _blocks(self, rows: Rows) -> NDArray[np.intp]:
-        """Return each row's block (documents sorted by first row); raise for a row outside."""
+    def _placed(self, rows: Rows) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        """Return each row's block (documents sorted by first row) and whether it lies in it."""
         rows = np.asarray(rows, dtype=np.int64)
         blocks = np.searchsorted(self._firsts, rows, side="right") - 1
-        if len(self._firsts):
-            inside = (blocks >= 0) & (rows < self._ends[np.maximum(blocks, 0)])
-        else:
-            inside = np.zeros(len(rows), dtype=bool)
+        if not len(self._firsts):
+            return blocks, np.zeros(len(rows), dtype=bool)
+        return blocks, (blocks >= 0) & (rows < self._ends[np.maximum(blocks, 0)])
+
+    def _blocks(self, rows: Rows) -> NDArray[np.intp]:
+        """Return each row's block; raise for a row outside this generation."""
+        blocks, inside = self._placed(rows)
         if not inside.all():
-            missing = int(rows[~inside][0])
+            missing = int(np.asarray(rows, dtype=np.int64)[~inside][0])
             raise LookupError(f"row {missing} is not in this generation of the store")
         return blocks
 
     def document_positions(self, rows: Rows) -> NDArray[np.int32]:
         return self._order[self._blocks(rows)]
 
+    def read_ahead(self, positions: Sequence[int]) -> None:
+        self._documents.read_ahead(positions)
+
     def sentence_positions(self, rows: Rows) -> NDArray[np.int32]:
         blocks = self._blocks(rows)
         offsets = np.asarray(rows, dtype=np.int64) - self._firsts[blocks]
         return offsets.astype(np.int32)
-
-    def _in_view(self, row: int) -> bool:
-        try:
-            self._blocks(np.asarray([row], dtype=np.int64))
-        except LookupError:
-            return False
-        return True
 
     def dense_top(self, query: NDArray[np.float32], k: int) -> Ranked:
         if k <= 0 or not self._windows:
@@ -311,27 +374,32 @@ class PostgresView:
             )
 
     def _ranked(self, found: list[tuple[Any, ...]], k: int) -> Ranked:
-        live = [(int(r), float(s)) for r, s in found if self._in_view(int(r))]
-        if not live:
+        if not found:
             return EMPTY
-        rows = np.asarray([r for r, _ in live], dtype=np.int64)
-        scores = np.asarray([s for _, s in live], dtype=np.float32)
-        return best_first(rows, scores, k)
+        rows = np.fromiter((int(r) for r, _ in found), np.int64, len(found))
+        scores = np.fromiter((float(s) for _, s in found), np.float64, len(found))
+        _, live = self._placed(rows)
+        if not live.any():
+            return EMPTY
+        return best_first(rows[live], scores[live].astype(np.float32), k)
 
     def keyword_top(self, query_terms: Sequence[str], k: int) -> Ranked:
         if k <= 0 or not query_terms or not self._windows:
             return EMPTY
-        with self._pool.connection() as connection:
-            found = connection.execute(
-                KEYWORD_TOP, self._keyword_arguments(query_terms) | {"k": k}
-            ).fetchall()
-        return self._ranked(found, k)
+        arguments = self._keyword_arguments(query_terms) | {"k": k}
+
+        def ranked_in(starts: list[int], stops: list[int]) -> list[tuple[Any, ...]]:
+            with self._pool.connection() as connection:
+                asked = arguments | {"starts": starts, "ends": stops}
+                return list(connection.execute(KEYWORD_TOP, asked).fetchall())
+
+        tops = at_once([partial(ranked_in, *bounds) for bounds in self._keyword_ranges])
+        return self._ranked(best_of(tops, k), k)
 
     def _keyword_arguments(self, query_terms: Sequence[str]) -> dict[str, Any]:
         return {
             "tenants": self._tenants,
             "shifts": [part.shift for part in self._parts],
-            "ends": [part.end_row for part in self._parts],
             "terms": list(query_terms),
             "n": self._windows,
             "total": self._window_terms,
@@ -364,22 +432,19 @@ class PostgresView:
     def keyword_at(self, query_terms: Sequence[str], rows: Rows) -> Scores:
         if not query_terms or not len(rows):
             return np.zeros(len(rows), dtype=np.float32)
-        tenants: list[str] = []
-        own_ids: list[int] = []
-        shifts: list[int] = []
+        asked: dict[tuple[str, int], int] = {}
         for part, ids in self._by_part(rows):
-            unique = sorted(set(ids))
-            tenants += [part.tenant] * len(unique)
-            own_ids += unique
-            shifts += [part.shift] * len(unique)
-        arguments = self._keyword_arguments(query_terms) | {
-            "row_tenants": tenants,
-            "row_ids": own_ids,
-            "row_shifts": shifts,
-        }
+            asked.update(((part.tenant, own), own + part.shift) for own in ids)
+        own_ids = sorted({own for _, own in asked})
+        arguments = self._keyword_arguments(query_terms) | {"row_ids": own_ids}
         with self._pool.connection() as connection:
             found = connection.execute(KEYWORD_AT, arguments).fetchall()
-        return _aligned(rows, dict(found))
+        scores = {}
+        for tenant, own, score in found:
+            row = asked.get((tenant, int(own)))
+            if row is not None:  # an id asked of another tenant
+                scores[row] = score
+        return _aligned(rows, scores)
 
     def vectors_at(self, rows: Rows) -> NDArray[np.float32]:
         wanted = [int(r) for r in rows]
@@ -397,6 +462,35 @@ class PostgresView:
                     for r, v in found
                 )
         return np.vstack([vectors[r] for r in wanted]).astype(np.float32)
+
+
+def row_ranges(parts: Sequence[Part], count: int) -> list[tuple[list[int], list[int]]]:
+    """Cut a view's rows into `count` ranges of about equal size, as each tenant's own bounds."""
+    total = max((part.shift + part.end_row for part in parts), default=0)
+    cuts = [total * i // count for i in range(count + 1)]
+    return [
+        (
+            [min(max(lo - part.shift, 0), part.end_row) for part in parts],
+            [min(max(hi - part.shift, 0), part.end_row) for part in parts],
+        )
+        for lo, hi in itertools.pairwise(cuts)
+    ]
+
+
+def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run calls side by side, the last in this thread; return their results in order."""
+    pending = [_ranges.submit(call) for call in calls[:-1]]
+    last = calls[-1]()
+    return [future.result() for future in pending] + [last]
+
+
+def best_of(tops: Sequence[list[tuple[Any, ...]]], k: int) -> list[tuple[Any, ...]]:
+    """Merge top lists of disjoint rows into the best k, ordered as SQL orders one list."""
+    if len(tops) == 1:
+        return tops[0]
+    merged = [pair for top in tops for pair in top]
+    merged.sort(key=lambda pair: (-float(pair[1]), int(pair[0])))
+    return merged[:k]
 
 
 def _aligned(rows: Rows, found: dict[Any, Any]) -> Scores:

@@ -1,4 +1,4 @@
-"""The chunk table: every row's sentence and window offsets, kept in numpy columns on disk."""
+"""The row table: every row's sentence and window offsets in numpy columns, one row a window."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from numpy.typing import NDArray
 
 from index.text.windows import Sentence
 
-# Columns of the row table, one row per indexed sentence window.
+# Columns of the row table, one row per indexed sentence window. The local store keeps the table
+# on disk; the Postgres store builds a document's block from the windows it reads, so that a
+# cached document is a few arrays, not a Python object per sentence.
 PARAGRAPH, START, END, WINDOW_START, WINDOW_END = range(5)
 COLUMNS = 5
 Table = NDArray[np.int64]
