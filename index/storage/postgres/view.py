@@ -20,7 +20,7 @@ from index.retrieval.backend import TermStatistics
 from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
 from index.storage.base import IndexedDocument, RowPlace
 from index.storage.postgres.bm25 import KEYWORD_AT, KEYWORD_TOP
-from index.storage.tables import COLUMNS, SentenceColumns, WindowColumns
+from index.storage.tables import COLUMNS, SentenceColumns, Table, WindowColumns
 
 # Below this many windows a tenant's dense search scans every row exactly: measured in
 # docs/scaling.md, an exact scan of a small tenant is as fast as HNSW and never misses.
@@ -147,7 +147,7 @@ class LazyDocuments(Sequence[IndexedDocument]):
         for row in wanted:
             tenants.setdefault(row.tenant, []).append(row.listed.document)
         records: list[tuple[Any, ...]] = []
-        spans: list[tuple[Any, ...]] = []
+        tables: dict[tuple[str, str], Table] = {}
         # Per tenant, so that each read is a scan of the documents' index over an array of ids.
         with self._pool.connection() as connection:
             for tenant, ids in tenants.items():
@@ -156,23 +156,17 @@ class LazyDocuments(Sequence[IndexedDocument]):
                     "WHERE tenant = %s AND doc_id = ANY(%s)",
                     (tenant, ids),
                 ).fetchall()
-                spans += connection.execute(
-                    "SELECT tenant, doc_id, paragraph, sentence_start, sentence_end, "
-                    "window_start, window_end FROM windows "
-                    "WHERE tenant = %s AND doc_id = ANY(%s) ORDER BY doc_id, row_id",
-                    (tenant, ids),
-                ).fetchall()
-        by_document: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-        for tenant, doc_id, *span in spans:
-            by_document.setdefault((tenant, doc_id), []).append(tuple(span))
+                tables.update(
+                    ((tenant, doc_id), table) for doc_id, table in _tables(connection, tenant, ids)
+                )
         found = {(tenant, doc_id): rest for tenant, doc_id, *rest in records}
         with self._lock:
             for position, row in zip(missing, wanted, strict=True):
                 key = (row.tenant, row.listed.document)
                 if key in found:  # one that left the store meanwhile is reported when read
                     body, flat, signature = found[key]
-                    item = _indexed(row, body, flat, signature, by_document.get(key, []))
-                    self._cache[position] = item
+                    table = tables.get(key, _EMPTY_TABLE)
+                    self._cache[position] = _indexed(row, body, flat, signature, table)
             while len(self._cache) > CACHED_DOCUMENTS:
                 self._cache.popitem(last=False)
 
@@ -184,19 +178,32 @@ class LazyDocuments(Sequence[IndexedDocument]):
                 "WHERE tenant = %s AND doc_id = %s",
                 (row.tenant, row.listed.document),
             ).fetchone()
-            spans = connection.execute(
-                "SELECT paragraph, sentence_start, sentence_end, window_start, window_end "
-                "FROM windows WHERE tenant = %s AND doc_id = %s ORDER BY row_id",
-                (row.tenant, row.listed.document),
-            ).fetchall()
+            tables = dict(_tables(connection, row.tenant, [row.listed.document]))
         if record is None:
             raise LookupError(f"document {row.listed.document!r} left the store while being read")
         body, flat, signature = record
-        return _indexed(row, body, flat, signature, spans)
+        return _indexed(row, body, flat, signature, tables.get(row.listed.document, _EMPTY_TABLE))
+
+
+_EMPTY_TABLE: Table = np.zeros((0, COLUMNS), dtype=np.int64)
+
+
+def _tables(connection: Any, tenant: str, ids: list[str]) -> Iterator[tuple[str, Table]]:
+    """Yield each document's row table: its windows' paragraphs, sentences and spans, in order."""
+    # One array a column and document, not a tuple a window: the driver parses arrays in C.
+    found = connection.execute(
+        "SELECT doc_id, array_agg(paragraph ORDER BY row_id), "
+        "array_agg(sentence_start ORDER BY row_id), array_agg(sentence_end ORDER BY row_id), "
+        "array_agg(window_start ORDER BY row_id), array_agg(window_end ORDER BY row_id) "
+        "FROM windows WHERE tenant = %s AND doc_id = ANY(%s) GROUP BY doc_id",
+        (tenant, ids),
+    ).fetchall()
+    for doc_id, *columns in found:
+        yield doc_id, np.column_stack([np.asarray(c, dtype=np.int64) for c in columns])
 
 
 def _indexed(
-    row: TenantRow, body: str, flat: list[int], signature: Any, spans: Sequence[Sequence[Any]]
+    row: TenantRow, body: str, flat: list[int], signature: Any, table: Table
 ) -> IndexedDocument:
     """Build a document, its sentences and its windows from what the database holds of it."""
     listed = row.listed
@@ -214,7 +221,6 @@ def _indexed(
     # Columns, not a tuple per sentence: at 200k windows every question reads about ten
     # documents, and the objects they left made the collector's full passes (50-70 ms) land on
     # one question in twenty (docs/benchmarks.md).
-    table = np.asarray(spans, dtype=np.int64).reshape(len(spans), COLUMNS)
     return IndexedDocument(document, SentenceColumns(table), WindowColumns(table), row.first_row)
 
 
