@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
 from index.storage.bm25 import K1, B
 
 # The Lucene variant that bm25s implements: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), and
@@ -10,39 +15,56 @@ from index.storage.bm25 import K1, B
 # A view over several tenants (a server's own and the shared corpus) is scored as one index of
 # both: N, the total length and each df are the sums of the tenants', and each tenant's row ids
 # are shifted into the view's.
-_WEIGHED = f"""
-WITH asked AS (
-    SELECT term, count(*)::float8 AS times FROM unnest(%(terms)s::text[]) AS term GROUP BY term
-),
-frequencies AS (
-    SELECT term, sum(df)::float8 AS df FROM window_frequencies
-    WHERE tenant = ANY(%(tenants)s) AND term = ANY(%(terms)s) GROUP BY term
-),
-weighed AS (
-    SELECT asked.term,
-           asked.times * ln(1 + (%(n)s::float8 - f.df + 0.5) / (f.df + 0.5)) AS weight
-    FROM asked JOIN frequencies AS f ON f.term = asked.term
-),
-shape AS (
-    SELECT {K1}::float8 * (1 - {B}::float8) AS fixed,
-           {K1}::float8 * {B}::float8 / greatest(%(total)s::float8 / greatest(%(n)s, 1), 1e-9)
-               AS per_length
-)"""
+
+
+class Weighed(NamedTuple):
+    """A question's terms that occur, each with its BM25 weight, and the length normalisation."""
+
+    terms: list[str]
+    weights: list[float]
+    fixed: float  # k1 (1 - b)
+    per_length: float  # k1 b / average length
+
+    def arguments(self) -> dict[str, object]:
+        """Return the SQL parameters both BM25 queries read."""
+        return {
+            "words": self.terms,
+            "weights": self.weights,
+            "fixed": self.fixed,
+            "per_length": self.per_length,
+        }
+
+
+def weighed(
+    query_terms: Sequence[str], frequencies: Mapping[str, int], windows: int, total: int
+) -> Weighed:
+    """Weigh a question's terms by their window frequencies (terms that occur nowhere drop)."""
+    # The weights are computed once here, so the top list and the exact scores by row multiply
+    # the same float8 numbers (the fusion uses a top list's scores as exact ones).
+    times = Counter(query_terms)
+    kept = [term for term in times if frequencies.get(term, 0) > 0]
+    weights = [
+        times[term] * math.log(1 + (windows - frequencies[term] + 0.5) / (frequencies[term] + 0.5))
+        for term in kept
+    ]
+    average = max(total / max(windows, 1), 1e-9)
+    return Weighed(kept, weights, K1 * (1 - B), K1 * B / average)
+
+
 # In float8 throughout: a numeric literal or ln() would make every posting's arithmetic
-# numeric, which took most of a question's time at 200k windows (docs/benchmarks.md).
-_SCORE = "sum(w.weight * p.tf / (p.tf + s.fixed + s.per_length * p.length)) AS score"
+# numeric, which took most of a question's time at 200k windows (docs/benchmarks.md). The
+# weights come as parameters: read from a join of the frequencies in the same statement, they
+# cost a tenth of the top list's time.
+_PART = "w.weight * p.tf / (p.tf + %(fixed)s::float8 + %(per_length)s::float8 * p.length)"
+_WEIGHTS = "unnest(%(words)s::text[], %(weights)s::float8[]) AS w(term, weight)"
 # The top k of the rows in [start, stop) of each tenant: a view's rows may be cut into ranges
 # that are ranked at once and merged (index/storage/postgres/view.py).
-KEYWORD_TOP = f"""{_WEIGHED},
-parts AS (
-    SELECT * FROM unnest(
-        %(tenants)s::text[], %(shifts)s::bigint[], %(starts)s::bigint[], %(ends)s::bigint[]
-    ) AS part(tenant, shift, start, stop)
-)
-SELECT p.row_id + part.shift AS row_id, {_SCORE}
-FROM weighed AS w
-CROSS JOIN shape AS s
-CROSS JOIN parts AS part
+KEYWORD_TOP = f"""
+SELECT p.row_id + part.shift AS row_id, sum({_PART}) AS score
+FROM {_WEIGHTS}
+CROSS JOIN unnest(
+    %(tenants)s::text[], %(shifts)s::bigint[], %(starts)s::bigint[], %(ends)s::bigint[]
+) AS part(tenant, shift, start, stop)
 JOIN postings AS p ON p.tenant = part.tenant AND p.term = w.term
 WHERE p.row_id >= part.start AND p.row_id < part.stop
 GROUP BY 1 ORDER BY score DESC, 1 LIMIT %(k)s"""
@@ -52,13 +74,11 @@ GROUP BY 1 ORDER BY score DESC, 1 LIMIT %(k)s"""
 # flattened into one join with the asked rows, the planner expected few postings and hashed
 # every posting of a common term (54-78 ms at 200k windows), or fetched every posting of the
 # asked rows from the table; looked up, it is about 5 ms (docs/benchmarks.md).
-KEYWORD_AT = f"""{_WEIGHED}
+KEYWORD_AT = f"""
 SELECT found.tenant, found.row_id, sum(found.part) AS score
-FROM weighed AS w
-CROSS JOIN shape AS s
+FROM {_WEIGHTS}
 CROSS JOIN LATERAL (
-    SELECT p.tenant, p.row_id,
-           w.weight * p.tf / (p.tf + s.fixed + s.per_length * p.length) AS part
+    SELECT p.tenant, p.row_id, {_PART} AS part
     FROM postings AS p
     WHERE p.tenant = ANY(%(tenants)s) AND p.term = w.term AND p.row_id = ANY(%(row_ids)s)
     OFFSET 0

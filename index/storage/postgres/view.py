@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, Literal, NamedTuple, TypeVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from index.corpus.documents import Document
@@ -19,7 +20,7 @@ from index.results import SourceInfo
 from index.retrieval.backend import TermStatistics
 from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
 from index.storage.base import IndexedDocument, RowPlace
-from index.storage.postgres.bm25 import KEYWORD_AT, KEYWORD_TOP
+from index.storage.postgres.bm25 import KEYWORD_AT, KEYWORD_TOP, Weighed, weighed
 from index.storage.tables import COLUMNS, SentenceColumns, Table, WindowColumns
 
 # Below this many windows a tenant's dense search scans every row exactly: measured in
@@ -76,28 +77,43 @@ class TenantRow:
         self.tenant = tenant
 
 
-class SentenceFrequencies:
-    """The tenants' sentence frequencies of terms, read when a question first needs one."""
+class Frequencies:
+    """The tenants' frequencies of terms (by sentence or by window), read when first needed."""
 
-    def __init__(self, pool: ConnectionPool[Any], tenants: list[str], sentences: int) -> None:
-        self._pool, self._tenants, self.size = pool, tenants, sentences
+    def __init__(
+        self,
+        pool: ConnectionPool[Any],
+        tenants: list[str],
+        table: Literal["sentence_frequencies", "window_frequencies"],
+        size: int,
+    ) -> None:
+        self._pool, self._tenants, self.size = pool, tenants, size
+        # A fixed table name, never user input; sql.Identifier quotes it all the same.
+        self._query = sql.SQL(
+            "SELECT term, sum(df) FROM {} WHERE tenant = ANY(%s) AND term = ANY(%s) GROUP BY term"
+        ).format(sql.Identifier(table))
         self._known: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def idf(self, term: str) -> float:
-        """Return the BM25 inverse document frequency of a term, as the local store weighs it."""
+    def counts(self, terms: Iterable[str]) -> dict[str, int]:
+        """Return each term's frequency, reading those not known yet in one query."""
+        wanted = set(terms)
         with self._lock:
-            frequency = self._known.get(term)
-        if frequency is None:
+            known = {term: self._known[term] for term in wanted if term in self._known}
+        unknown = sorted(wanted - known.keys())
+        if unknown:
             with self._pool.connection() as connection:
                 # Over several tenants a term's frequency is the sum of theirs, as in one index.
-                row = connection.execute(
-                    "SELECT sum(df) FROM sentence_frequencies WHERE tenant = ANY(%s) AND term = %s",
-                    (self._tenants, term),
-                ).fetchone()
-            frequency = int(row[0]) if row and row[0] is not None else 0
+                found = dict(connection.execute(self._query, (self._tenants, unknown)).fetchall())
+            read = {term: int(found.get(term) or 0) for term in unknown}
             with self._lock:
-                self._known[term] = frequency
+                self._known.update(read)
+            known.update(read)
+        return known
+
+    def idf(self, term: str) -> float:
+        """Return the BM25 inverse document frequency of a term, as the local store weighs it."""
+        frequency = self.counts([term])[term]
         return float(np.log(1.0 + (self.size - frequency + 0.5) / (frequency + 0.5)))
 
 
@@ -246,7 +262,8 @@ class PostgresView:
         self._window_terms = window_terms
         self._rows = rows
         self._documents = LazyDocuments(pool, rows)
-        self._terms = SentenceFrequencies(pool, self._tenants, sentences)
+        self._terms = Frequencies(pool, self._tenants, "sentence_frequencies", sentences)
+        self._frequencies = Frequencies(pool, self._tenants, "window_frequencies", self._windows)
         # Rows are allocated in blocks, one per document; a document keeps its position in the
         # corpus order even when a newer version's block lies after everyone else's.
         self._by_first_row = sorted(range(len(rows)), key=lambda p: rows[p].first_row)
@@ -392,7 +409,14 @@ class PostgresView:
     def keyword_top(self, query_terms: Sequence[str], k: int) -> Ranked:
         if k <= 0 or not query_terms or not self._windows:
             return EMPTY
-        arguments = self._keyword_arguments(query_terms) | {"k": k}
+        weights = self._weighed(query_terms)
+        if not weights.terms:
+            return EMPTY
+        arguments = weights.arguments() | {
+            "tenants": self._tenants,
+            "shifts": [part.shift for part in self._parts],
+            "k": k,
+        }
 
         def ranked_in(starts: list[int], stops: list[int]) -> list[tuple[Any, ...]]:
             with self._pool.connection() as connection:
@@ -402,14 +426,9 @@ class PostgresView:
         tops = at_once([partial(ranked_in, *bounds) for bounds in self._keyword_ranges])
         return self._ranked(best_of(tops, k), k)
 
-    def _keyword_arguments(self, query_terms: Sequence[str]) -> dict[str, Any]:
-        return {
-            "tenants": self._tenants,
-            "shifts": [part.shift for part in self._parts],
-            "terms": list(query_terms),
-            "n": self._windows,
-            "total": self._window_terms,
-        }
+    def _weighed(self, query_terms: Sequence[str]) -> Weighed:
+        frequencies = self._frequencies.counts(query_terms)
+        return weighed(query_terms, frequencies, self._windows, self._window_terms)
 
     def dense_at(self, query: NDArray[np.float32], rows: Rows) -> Scores:
         vector = np.asarray(query, dtype=np.float32).reshape(-1)
@@ -441,8 +460,11 @@ class PostgresView:
         asked: dict[tuple[str, int], int] = {}
         for part, ids in self._by_part(rows):
             asked.update(((part.tenant, own), own + part.shift) for own in ids)
+        weights = self._weighed(query_terms)
+        if not weights.terms:
+            return np.zeros(len(rows), dtype=np.float32)
         own_ids = sorted({own for _, own in asked})
-        arguments = self._keyword_arguments(query_terms) | {"row_ids": own_ids}
+        arguments = weights.arguments() | {"tenants": self._tenants, "row_ids": own_ids}
         with self._pool.connection() as connection:
             found = connection.execute(KEYWORD_AT, arguments).fetchall()
         scores = {}
