@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -30,10 +30,11 @@ QUERY_CACHE_SIZE = 512
 B = TypeVar("B", bound=SearchBackend)
 T = TypeVar("T")
 U = TypeVar("U")
-# Threads that run the dense side of questions to a database while the asking thread runs the
-# keyword side; a question waits for a free one rather than opening more connections.
+# Threads that run a question's requests to a database while the asking thread runs one of its
+# own: the dense side, and a large Postgres view's other BM25 row range (two a question, for
+# two engine threads). A question waits for a free one rather than opening more connections.
 SIDE_THREADS = 4
-_side = ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="dense-side")
+_side = ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="store-side")
 
 
 def side_by_side(
@@ -47,6 +48,13 @@ def side_by_side(
     pending = _side.submit(first)
     later = second()
     return pending.result(), later
+
+
+def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run a store's requests side by side, the last in this thread; return results in order."""
+    pending = [_side.submit(call) for call in calls[:-1]]
+    last = calls[-1]()
+    return [future.result() for future in pending] + [last]
 
 
 class Standard:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from index import Engine, EngineSettings, Library, prepare
+from index.retrieval.fusion import at_once
 from index.storage.postgres import view as views
 from index.storage.postgres.view import Part, PostgresView, best_of, row_ranges
 from index.text.analyser import terms
@@ -88,7 +89,7 @@ def test_a_views_rows_ranked_in_ranges_give_the_same_top_list(
     cut = server.store.view()
     assert isinstance(cut, PostgresView) and cut.generation == whole.generation
     ranges_asked: list[int] = []
-    run = views.at_once
+    run = at_once
 
     def counting(calls: Sequence[Callable[[], T]]) -> list[T]:
         ranges_asked.append(len(calls))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
-from typing import Any, Literal, NamedTuple, TypeVar, overload
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from index.corpus.documents import Document
 from index.results import SourceInfo
 from index.retrieval.backend import TermStatistics
+from index.retrieval.fusion import at_once
 from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
 from index.storage.base import IndexedDocument, RowPlace
 from index.storage.postgres.bm25 import KEYWORD_AT, KEYWORD_TOP, Weighed, weighed
@@ -39,8 +39,6 @@ CACHED_DOCUMENTS = 64
 # hand-off costs about what it saves.
 KEYWORD_RANGES_FROM = 50_000
 KEYWORD_RANGES = 2
-_ranges = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword-range")
-T = TypeVar("T")
 
 
 class Part(NamedTuple):
@@ -142,10 +140,7 @@ class LazyDocuments(Sequence[IndexedDocument]):
                 self._cache.move_to_end(position)
                 return cached
         item = self._read(position)
-        with self._lock:
-            self._cache[position] = item
-            while len(self._cache) > CACHED_DOCUMENTS:
-                self._cache.popitem(last=False)
+        self._keep({position: item})
         return item
 
     def __iter__(self) -> Iterator[IndexedDocument]:
@@ -156,49 +151,50 @@ class LazyDocuments(Sequence[IndexedDocument]):
         """Read the documents at these positions that are not kept, in a round trip a tenant."""
         with self._lock:
             missing = [p for p in dict.fromkeys(positions) if p not in self._cache]
-        if len(missing) < 2:
-            return  # one is read when first needed, as without reading ahead
-        wanted = [self._rows[p] for p in missing]
-        tenants: dict[str, list[str]] = {}
-        for row in wanted:
-            tenants.setdefault(row.tenant, []).append(row.listed.document)
-        records: list[tuple[Any, ...]] = []
-        tables: dict[tuple[str, str], Table] = {}
-        # Per tenant, so that each read is a scan of the documents' index over an array of ids.
-        with self._pool.connection() as connection:
-            for tenant, ids in tenants.items():
-                records += connection.execute(
-                    "SELECT tenant, doc_id, body, paragraphs, signature FROM documents "
-                    "WHERE tenant = %s AND doc_id = ANY(%s)",
-                    (tenant, ids),
-                ).fetchall()
-                tables.update(
-                    ((tenant, doc_id), table) for doc_id, table in _tables(connection, tenant, ids)
-                )
-        found = {(tenant, doc_id): rest for tenant, doc_id, *rest in records}
-        with self._lock:
-            for position, row in zip(missing, wanted, strict=True):
-                key = (row.tenant, row.listed.document)
-                if key in found:  # one that left the store meanwhile is reported when read
-                    body, flat, signature = found[key]
-                    table = tables.get(key, _EMPTY_TABLE)
-                    self._cache[position] = _indexed(row, body, flat, signature, table)
-            while len(self._cache) > CACHED_DOCUMENTS:
-                self._cache.popitem(last=False)
+        if len(missing) >= 2:  # one alone is read when first needed, as without reading ahead
+            self._keep(self._fetch(missing))
 
     def _read(self, position: int) -> IndexedDocument:
-        row = self._rows[position]
+        item = self._fetch([position]).get(position)
+        if item is None:
+            document = self._rows[position].listed.document
+            raise LookupError(f"document {document!r} left the store while being read")
+        return item
+
+    def _fetch(self, positions: Sequence[int]) -> dict[int, IndexedDocument]:
+        """Read documents by position, a round trip a tenant; leave out any that left the store."""
+        by_tenant: dict[str, list[int]] = {}
+        for position in positions:
+            by_tenant.setdefault(self._rows[position].tenant, []).append(position)
+        items: dict[int, IndexedDocument] = {}
         with self._pool.connection() as connection:
-            record = connection.execute(
-                "SELECT body, paragraphs, signature FROM documents "
-                "WHERE tenant = %s AND doc_id = %s",
-                (row.tenant, row.listed.document),
-            ).fetchone()
-            tables = dict(_tables(connection, row.tenant, [row.listed.document]))
-        if record is None:
-            raise LookupError(f"document {row.listed.document!r} left the store while being read")
-        body, flat, signature = record
-        return _indexed(row, body, flat, signature, tables.get(row.listed.document, _EMPTY_TABLE))
+            # Per tenant, so that each read is a scan of the documents' index over an array of ids.
+            for tenant, wanted in by_tenant.items():
+                ids = [self._rows[position].listed.document for position in wanted]
+                records = {
+                    doc_id: rest
+                    for doc_id, *rest in connection.execute(
+                        "SELECT doc_id, body, paragraphs, signature FROM documents "
+                        "WHERE tenant = %s AND doc_id = ANY(%s)",
+                        (tenant, ids),
+                    ).fetchall()
+                }
+                tables = dict(_tables(connection, tenant, ids))
+                for position, doc_id in zip(wanted, ids, strict=True):
+                    if doc_id in records:
+                        body, flat, signature = records[doc_id]
+                        table = tables.get(doc_id, _EMPTY_TABLE)
+                        items[position] = _indexed(
+                            self._rows[position], body, flat, signature, table
+                        )
+        return items
+
+    def _keep(self, items: dict[int, IndexedDocument]) -> None:
+        """Cache documents read, dropping the least recently used beyond the cache's size."""
+        with self._lock:
+            self._cache.update(items)
+            while len(self._cache) > CACHED_DOCUMENTS:
+                self._cache.popitem(last=False)
 
 
 _EMPTY_TABLE: Table = np.zeros((0, COLUMNS), dtype=np.int64)
@@ -457,12 +453,12 @@ class PostgresView:
     def keyword_at(self, query_terms: Sequence[str], rows: Rows) -> Scores:
         if not query_terms or not len(rows):
             return np.zeros(len(rows), dtype=np.float32)
-        asked: dict[tuple[str, int], int] = {}
-        for part, ids in self._by_part(rows):
-            asked.update(((part.tenant, own), own + part.shift) for own in ids)
         weights = self._weighed(query_terms)
         if not weights.terms:
             return np.zeros(len(rows), dtype=np.float32)
+        asked: dict[tuple[str, int], int] = {}
+        for part, ids in self._by_part(rows):
+            asked.update(((part.tenant, own), own + part.shift) for own in ids)
         own_ids = sorted({own for _, own in asked})
         arguments = weights.arguments() | {"tenants": self._tenants, "row_ids": own_ids}
         with self._pool.connection() as connection:
@@ -503,13 +499,6 @@ def row_ranges(parts: Sequence[Part], count: int) -> list[tuple[list[int], list[
         )
         for lo, hi in itertools.pairwise(cuts)
     ]
-
-
-def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
-    """Run calls side by side, the last in this thread; return their results in order."""
-    pending = [_ranges.submit(call) for call in calls[:-1]]
-    last = calls[-1]()
-    return [future.result() for future in pending] + [last]
 
 
 def best_of(tops: Sequence[list[tuple[Any, ...]]], k: int) -> list[tuple[Any, ...]]:
