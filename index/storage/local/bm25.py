@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
-from index.storage.bm25 import K1, B
+from index.storage.bm25 import K1, B, idf
 
 
 class KeywordFiles(NamedTuple):
@@ -203,7 +203,7 @@ class TermWeights:
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a term; unseen terms weigh the most."""
         frequency = self._frequency.get(term, 0)
-        return float(np.log(1.0 + (self.size - frequency + 0.5) / (frequency + 0.5)))
+        return idf(frequency, self.size)
 
     def save(self, path: Path) -> None:
         """Write the counts as JSON."""

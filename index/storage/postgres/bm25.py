@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from index.storage.bm25 import K1, B
+from index.storage.bm25 import K1, B, idf
 
 # The Lucene variant that bm25s implements: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), and
 # tf / (tf + k1 (1 - b + b len / avg)). N, the total length and each df are the tenant's,
@@ -43,10 +42,7 @@ def weighed(
     # the same float8 numbers (the fusion uses a top list's scores as exact ones).
     times = Counter(query_terms)
     kept = [term for term in times if frequencies.get(term, 0) > 0]
-    weights = [
-        times[term] * math.log(1 + (windows - frequencies[term] + 0.5) / (frequencies[term] + 0.5))
-        for term in kept
-    ]
+    weights = [times[term] * idf(frequencies[term], windows) for term in kept]
     average = max(total / max(windows, 1), 1e-9)
     return Weighed(kept, weights, K1 * (1 - B), K1 * B / average)
 

@@ -20,6 +20,7 @@ from index.retrieval.backend import TermStatistics
 from index.retrieval.fusion import at_once
 from index.retrieval.ranked import EMPTY, Ranked, Rows, Scores, best_first
 from index.storage.base import IndexedDocument, RowPlace
+from index.storage.bm25 import idf
 from index.storage.postgres.bm25 import KEYWORD_AT, KEYWORD_TOP, Weighed, weighed
 from index.storage.tables import COLUMNS, SentenceColumns, Table, WindowColumns
 
@@ -111,8 +112,7 @@ class Frequencies:
 
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a term, as the local store weighs it."""
-        frequency = self.counts([term])[term]
-        return float(np.log(1.0 + (self.size - frequency + 0.5) / (frequency + 0.5)))
+        return idf(self.counts([term])[term], self.size)
 
 
 class LazyDocuments(Sequence[IndexedDocument]):
