@@ -191,13 +191,21 @@ def test_a_version_6_database_is_upgraded_in_place_and_answers_alike(
             "ALTER TABLE postings DROP CONSTRAINT postings_pkey, "
             "ADD CONSTRAINT postings_pkey PRIMARY KEY (tenant, term, row_id)"
         )
+        # The windows' index by document as version 7 left it, without the row table beside it.
+        connection.execute("DROP INDEX windows_by_document_rows")
+        connection.execute("CREATE INDEX windows_by_document ON windows (tenant, doc_id)")
         connection.execute("DELETE FROM verbatim_schema WHERE version > 6")
         assert migrate(connection) == SCHEMA_VERSION
         included = connection.execute(
             "SELECT indnatts - indnkeyatts FROM pg_index "
             "WHERE indexrelid = 'postings_pkey'::regclass"
         ).fetchone()
+        by_document = connection.execute(
+            "SELECT indexname FROM pg_indexes "
+            "WHERE tablename = 'windows' AND indexname LIKE 'windows_by_document%'"
+        ).fetchall()
     assert included == (2,)  # tf and length, read from the key alone
+    assert by_document == [("windows_by_document_rows",)]  # a row table read from the index
     assert [open_engine(settings).ask(question) for question in QUESTIONS] == before
 
 
