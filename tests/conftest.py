@@ -1,26 +1,21 @@
-"""Shared fixtures: a real engine over the default article, and a bot on a fake Discord."""
+"""Shared fixtures: a real engine over the default article, a clean environment, a real Postgres."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from bot.client import VerbatimBot
 from index import Engine, EngineSettings
 from index.answering.verifier.model import Verifier
 from index.engine import RELATIONS_THREAD
 from index.retrieval.encoder import SentenceEncoder
-from tests.support.fake_discord import FakeDiscord
 from tests.support.hashing_encoder import HashingEncoder
 from tests.support.timing import WAIT_SECONDS
 
@@ -105,60 +100,6 @@ def one_text_engine(folder: Path, name: str, text: str) -> Engine:
     (folder / "corpus" / name).write_text(text, encoding="utf-8")
     settings = EngineSettings(corpus_dir=folder / "corpus", index_dir=folder / "index")
     return Engine.open(settings, encoder=HashingEncoder(), verifier=bundled_verifier())
-
-
-@dataclass
-class DiscordRig:
-    """A running bot connected to a fake Discord."""
-
-    fake: FakeDiscord
-    bot: VerbatimBot
-    feedback: Path
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def rig(
-    engine: Engine, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[DiscordRig]:
-    """Start the fake Discord and a real discord.py bot pointed at it."""
-    import discord
-    import yarl
-
-    from bot.settings import DiscordSettings, DocsSettings
-    from tests.support.discord_spec import load_validator
-
-    # A short heartbeat makes a blocked event loop show up within a test's few seconds.
-    fake = FakeDiscord(load_validator(), heartbeat_interval_ms=250)
-    await fake.start()
-    old_base, old_gateway = (
-        discord.http.Route.BASE,
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
-    )
-    discord.http.Route.BASE = fake.api_base
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
-    feedback = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
-    settings = DiscordSettings(
-        token=FAKE_TOKEN,
-        feedback_file=feedback,
-        cooldown_uses=3,
-        cooldown_seconds=30,
-        health_file=feedback.parent / "health",
-    )
-    # Each server's documents live under a temporary data folder, never the working tree.
-    # Message text asked for from the start: a channel added as a source mid-session then
-    # needs no new session, which would drop the events a later test sends.
-    docs = DocsSettings(guilds_dir=tmp_path_factory.mktemp("guilds"), message_content=True)
-    bot = VerbatimBot(engine, settings, docs=docs)
-    task = asyncio.create_task(bot.start(FAKE_TOKEN))
-    await asyncio.wait_for(bot.wait_until_ready(), WAIT_SECONDS)
-    try:
-        yield DiscordRig(fake, bot, feedback)
-    finally:
-        await bot.close()
-        await asyncio.wait_for(task, WAIT_SECONDS)
-        await fake.stop()
-        discord.http.Route.BASE = old_base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from bot.exts.docs._cog import DocsCog
 from bot.exts.docs._feed import ChannelFeed
-from tests.conftest import DiscordRig
+from tests.e2e.conftest import DiscordRig
 from tests.e2e.test_discord_e2e import new_user, no_spec_errors, option
 from tests.e2e.test_docs_e2e import ask, docs, final_edit
 from tests.support.cogs import running_cog

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DiscordRig
+from tests.e2e.conftest import DiscordRig
 from tests.support.fake_discord import (
     APP_ID,
     BOT_USER,

@@ -15,7 +15,8 @@ import pytest
 import pytest_asyncio
 
 from index import DatabaseUnavailable, Engine
-from tests.conftest import FAKE_TOKEN, DiscordRig
+from tests.conftest import FAKE_TOKEN
+from tests.e2e.conftest import DiscordRig
 from tests.e2e.test_discord_e2e import callback_for, followup_for, new_user, option, reply_to
 from tests.support.discord_spec import load_validator
 from tests.support.fake_discord import APP_ID, FakeDiscord

@@ -15,7 +15,7 @@ import pytest_asyncio
 from bot.exts.docs._cog import DocsCog
 from bot.exts.docs._fetch import Fetcher
 from index.retrieval.encoder import Vectors
-from tests.conftest import DiscordRig
+from tests.e2e.conftest import DiscordRig
 from tests.e2e.test_discord_e2e import (
     NO_PINGS,
     callback_for,

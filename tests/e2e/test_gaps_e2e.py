@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from tests.conftest import DiscordRig
+from tests.e2e.conftest import DiscordRig
 from tests.e2e.test_discord_e2e import (
     NO_PINGS,
     callback_for,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.conftest import DiscordRig
+from tests.e2e.conftest import DiscordRig
 from tests.e2e.test_discord_e2e import (
     NO_PINGS,
     callback_for,
